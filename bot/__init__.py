@@ -1,0 +1,1 @@
+"""Runtime: configuration, conversation engine, channels, outbox, CLI."""

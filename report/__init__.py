@@ -1,0 +1,1 @@
+"""The bulletin: model, compiling, normalisation and renderings. Pure, no I/O."""

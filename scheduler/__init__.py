@@ -1,0 +1,1 @@
+"""China working-day calendar, issue numbering and the weekly jobs."""

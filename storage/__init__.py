@@ -1,0 +1,1 @@
+"""ORM models, repositories and migrations. Imports nothing of ours."""
