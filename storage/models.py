@@ -1,0 +1,263 @@
+"""ORM models: the whole schema of zhoubao in one place."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Date,
+    DateTime,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+# Explicit constraint names keep Alembic migrations identical on SQLite and PostgreSQL.
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """An aware datetime stored as UTC; SQLite would otherwise hand back naive values."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the database")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSON}
+
+
+class Role(StrEnum):
+    STAFF = "staff"
+    EDITOR = "editor"
+    INSPECTOR = "inspector"
+    ADMIN = "admin"
+
+
+class IssueStatus(StrEnum):
+    OPEN = "open"  # windows may submit
+    CLOSED = "closed"  # intake over, draft compiled
+    PUBLISHED = "published"
+
+
+class ItemStatus(StrEnum):
+    CONFIRMED = "confirmed"
+    WITHDRAWN = "withdrawn"
+
+
+class OutboxStatus(StrEnum):
+    QUEUED = "queued"
+    SENT = "sent"
+    FAILED = "failed"
+
+
+class Window(Base):
+    """A department's reporting desk in the hall, e.g. 商务厅窗口."""
+
+    __tablename__ = "windows"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    short_name: Mapped[str] = mapped_column(String(50), unique=True)
+    position: Mapped[int] = mapped_column(Integer)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class Member(Base):
+    """A person on one channel, bound to a window (staff) or to the hall (other roles)."""
+
+    __tablename__ = "members"
+    __table_args__ = (UniqueConstraint("channel", "user_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    channel: Mapped[str] = mapped_column(String(20))
+    user_id: Mapped[str] = mapped_column(String(200))
+    chat_id: Mapped[str] = mapped_column(String(200))
+    display_name: Mapped[str] = mapped_column(String(200), default="")
+    window_id: Mapped[int | None] = mapped_column(ForeignKey("windows.id"))
+    role: Mapped[str] = mapped_column(String(20))
+    bound_at: Mapped[datetime]
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class Invite(Base):
+    """A one-time code that binds whoever sends it to a window and role."""
+
+    __tablename__ = "invites"
+
+    code: Mapped[str] = mapped_column(String(32), primary_key=True)
+    window_id: Mapped[int | None] = mapped_column(ForeignKey("windows.id"))
+    role: Mapped[str] = mapped_column(String(20))
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
+    used_by: Mapped[int | None] = mapped_column(ForeignKey("members.id"))
+
+
+class Issue(Base):
+    """One issue of the bulletin: 2022年第31期（总第406期）."""
+
+    __tablename__ = "issues"
+    __table_args__ = (
+        UniqueConstraint("year", "number"),
+        UniqueConstraint("total_number"),
+        UniqueConstraint("period_start"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    year: Mapped[int] = mapped_column(Integer)
+    number: Mapped[int] = mapped_column(Integer)
+    total_number: Mapped[int] = mapped_column(Integer)
+    period_start: Mapped[date] = mapped_column(Date)
+    period_end: Mapped[date] = mapped_column(Date)
+    issue_date: Mapped[date | None] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(String(20), default=IssueStatus.OPEN)
+    opened_at: Mapped[datetime]
+    closed_at: Mapped[datetime | None]
+
+
+class Item(Base):
+    """One news item a window submitted for an issue."""
+
+    __tablename__ = "items"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    issue_id: Mapped[int] = mapped_column(ForeignKey("issues.id"), index=True)
+    window_id: Mapped[int] = mapped_column(ForeignKey("windows.id"))
+    subsection: Mapped[str] = mapped_column(String(50))
+    text: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(20), default=ItemStatus.CONFIRMED)
+    author_id: Mapped[int] = mapped_column(ForeignKey("members.id"))
+    position: Mapped[int | None] = mapped_column(Integer)  # editor's order; None: default order
+    late: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class ItemRevision(Base):
+    """The text an item had before an edit: nothing a window wrote is overwritten."""
+
+    __tablename__ = "item_revisions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id"), index=True)
+    text: Mapped[str] = mapped_column(Text)
+    subsection: Mapped[str] = mapped_column(String(50))
+    edited_by: Mapped[int] = mapped_column(ForeignKey("members.id"))
+    edited_at: Mapped[datetime]
+
+
+class WindowReport(Base):
+    """A window's explicit answer for an issue beyond its items (本周无动态, exempt)."""
+
+    __tablename__ = "window_reports"
+
+    issue_id: Mapped[int] = mapped_column(ForeignKey("issues.id"), primary_key=True)
+    window_id: Mapped[int] = mapped_column(ForeignKey("windows.id"), primary_key=True)
+    no_news: Mapped[bool] = mapped_column(Boolean, default=False)
+    exempt: Mapped[bool] = mapped_column(Boolean, default=False)
+    updated_by: Mapped[int | None] = mapped_column(ForeignKey("members.id"))
+    updated_at: Mapped[datetime]
+
+
+class StatisticFigure(Base):
+    """Year-to-date accepted and completed counts of one category, for one issue."""
+
+    __tablename__ = "statistic_figures"
+
+    issue_id: Mapped[int] = mapped_column(ForeignKey("issues.id"), primary_key=True)
+    category: Mapped[str] = mapped_column(String(50), primary_key=True)
+    accepted: Mapped[int] = mapped_column(BigInteger)
+    completed: Mapped[int] = mapped_column(BigInteger)
+    entered_by: Mapped[int | None] = mapped_column(ForeignKey("members.id"))
+    entered_at: Mapped[datetime]
+
+
+class InspectionResult(Base):
+    """The inspector's verdict on one checklist criterion, for one issue."""
+
+    __tablename__ = "inspection_results"
+
+    issue_id: Mapped[int] = mapped_column(ForeignKey("issues.id"), primary_key=True)
+    criterion: Mapped[str] = mapped_column(String(50), primary_key=True)
+    verdict: Mapped[str] = mapped_column(Text)
+    entered_by: Mapped[int | None] = mapped_column(ForeignKey("members.id"))
+    entered_at: Mapped[datetime]
+
+
+class ConversationState(Base):
+    """Where one person's conversation stands, so a restart resumes at the same step."""
+
+    __tablename__ = "conversation_states"
+
+    channel: Mapped[str] = mapped_column(String(20), primary_key=True)
+    chat_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    user_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    conversation: Mapped[str] = mapped_column(String(50))
+    state: Mapped[str] = mapped_column(String(100))
+    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    updated_at: Mapped[datetime]
+
+
+class ProcessedUpdate(Base):
+    """Ledger of handled updates: a redelivered update is dropped."""
+
+    __tablename__ = "processed_updates"
+
+    channel: Mapped[str] = mapped_column(String(20), primary_key=True)
+    update_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    processed_at: Mapped[datetime]
+
+
+class OutboxMessage(Base):
+    """A message waiting to be sent (or sent, or given up on) by the dispatcher."""
+
+    __tablename__ = "outbox"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    channel: Mapped[str] = mapped_column(String(20), index=True)
+    chat_id: Mapped[str] = mapped_column(String(200))
+    user_id: Mapped[str] = mapped_column(String(200))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)  # text and choices
+    document_name: Mapped[str | None] = mapped_column(String(200))
+    document: Mapped[bytes | None] = mapped_column(LargeBinary)
+    status: Mapped[str] = mapped_column(String(20), default=OutboxStatus.QUEUED, index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    dedupe_key: Mapped[str | None] = mapped_column(String(200), unique=True)
+    created_at: Mapped[datetime]
+    next_attempt_at: Mapped[datetime]
+    sent_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
