@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Final, Protocol
 from zoneinfo import ZoneInfo
@@ -24,16 +25,11 @@ def _require_aware(moment: datetime) -> datetime:
     return moment
 
 
+@dataclass(frozen=True, slots=True)
 class SystemClock:
     """The real time, in a given time zone."""
 
-    __slots__ = ("tz",)
-
-    def __init__(self, tz: ZoneInfo = SHANGHAI) -> None:
-        self.tz: Final = tz
-
-    def __repr__(self) -> str:
-        return f"SystemClock({self.tz.key!r})"
+    tz: ZoneInfo = SHANGHAI
 
     def now(self) -> datetime:
         """Return the current time in this clock's time zone."""

@@ -4,13 +4,10 @@ from __future__ import annotations
 
 
 def next_numbers(last: tuple[int, int, int] | None, publish_year: int) -> tuple[int, int]:
-    """Return `(number, total_number)` of the issue after `last`, published in `publish_year`.
-
-    `last` is `(year, number, total_number)` of the last issue, or None if there is none.
-    The number restarts at 1 when the year changes; the total never restarts.
-    """
+    """Return `(number, total_number)` for the issue after `last` (`(year, number, total)`)."""
     if last is None:
         return 1, 1
     last_year, last_number, last_total = last
+    # The number restarts with each calendar year; the total never does (bulletin-format §2)
     number = last_number + 1 if publish_year == last_year else 1
     return number, last_total + 1

@@ -1,0 +1,73 @@
+"""Assemble zhoubao from a configuration file: database, engine, calendar, dispatcher."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from bot.config import Config, load_config
+from bot.engine import Engine
+from handlers.conversation import HandlerSettings
+from scheduler.calendar import WorkCalendar
+from scheduler.clock import SystemClock
+from scheduler.jobs import NumberingDefaults
+from storage.database import create_engine, migrate, session_factory
+from storage.repositories.windows import WindowSpec, sync_windows
+
+
+@dataclass
+class App:
+    config: Config
+    database: AsyncEngine
+    sessions: async_sessionmaker[AsyncSession]
+    settings: HandlerSettings
+    engine: Engine
+    calendar: WorkCalendar
+    numbering: NumberingDefaults
+    clock: Callable[[], datetime]
+
+    @property
+    def data_dir(self) -> Path:
+        return self.config.storage.data_dir
+
+    async def close(self) -> None:
+        await self.database.dispose()
+
+
+async def open_app(config: Config, clock: Callable[[], datetime] | None = None) -> App:
+    """Connect, migrate, sync the configured windows, and build the engine."""
+    if clock is None:
+        clock = SystemClock(config.schedule.zone()).now
+    database = create_engine(config.storage.url)
+    await migrate(database)
+    sessions = session_factory(database)
+    async with sessions() as session, session.begin():
+        await sync_windows(
+            session,
+            [WindowSpec(w.name, w.short_name, w.order) for w in config.windows_in_order()],
+        )
+    settings = HandlerSettings(
+        template=config.bulletin.to_template(), timezone_name=config.schedule.timezone
+    )
+    return App(
+        config=config,
+        database=database,
+        sessions=sessions,
+        settings=settings,
+        engine=Engine(sessions, settings, clock),
+        calendar=WorkCalendar(
+            frozenset(config.schedule.extra_holidays), frozenset(config.schedule.extra_workdays)
+        ),
+        numbering=NumberingDefaults(
+            config.numbering.year, config.numbering.next_number, config.numbering.next_total
+        ),
+        clock=clock,
+    )
+
+
+async def open_app_from(path: Path, clock: Callable[[], datetime] | None = None) -> App:
+    return await open_app(load_config(path), clock)

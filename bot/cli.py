@@ -1,0 +1,284 @@
+"""The `zhoubao` command line."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import sys
+from collections.abc import Callable, Coroutine, Sequence
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from bot import messages
+from bot.app import App, open_app_from
+from bot.channels.console import ConsoleChannel
+from bot.config import load_config, write_default_config
+from bot.drafts import write_draft
+from bot.errors import BotError
+from bot.outbox import Dispatcher
+from handlers import messages as handler_messages
+from handlers.binding import create_invite
+from handlers.common import period_of
+from handlers.editor import issue_line
+from handlers.types import ChannelKind
+from handlers.windows import WindowState, window_standings
+from report.errors import DraftError
+from scheduler.jobs import IssueNumberTaken, NoWorkingDays, open_issue
+from storage.models import Role
+from storage.repositories import issues, outbox, windows
+
+logger = logging.getLogger(__name__)
+
+EXIT_USAGE = 2
+
+
+class UsageError(BotError):
+    """A command was given a value it cannot use; the message says which."""
+
+
+def _config_path(args: argparse.Namespace) -> Path:
+    return Path(args.config or os.environ.get("ZHOUBAO_CONFIG") or "zhoubao.toml")
+
+
+def _parse_date(value: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise UsageError(messages.BAD_DATE.format(value=value)) from None
+
+
+# --- commands ---------------------------------------------------------------------------
+
+
+async def cmd_init(args: argparse.Namespace) -> None:
+    path = _config_path(args)
+    write_default_config(path)
+    print(messages.INIT_WRITTEN.format(path=path))
+
+
+async def cmd_chat(args: argparse.Namespace) -> None:
+    app = await open_app_from(_config_path(args))
+    try:
+        await chat(app, args.name, sys.stdin.readline)
+    finally:
+        await app.close()
+
+
+async def chat(app: App, name: str, read_line: Callable[[], str]) -> None:
+    """Talk to zhoubao as `name` until the input ends."""
+
+    def next_line() -> str | None:
+        line = read_line()
+        return line if line else None
+
+    channel = ConsoleChannel(
+        name,
+        read_line=next_line,
+        output=sys.stdout,
+        documents_dir=app.data_dir / "documents" / name,
+        clock=app.clock,
+    )
+    await channel.start()
+    dispatcher = Dispatcher(app.sessions, {ChannelKind.CONSOLE: channel}, app.clock)
+    print(messages.CHAT_WELCOME.format(name=name))
+    await dispatcher.drain(ChannelKind.CONSOLE, chat_id=name)
+
+    async def poll() -> None:
+        # Messages from others (a prompt, a reminder) arrive while this person types.
+        while True:
+            await asyncio.sleep(1)
+            if await dispatcher.drain(ChannelKind.CONSOLE, chat_id=name):
+                channel.show_prompt()
+
+    poller = asyncio.create_task(poll())
+    try:
+        channel.show_prompt()
+        async for update in channel.updates():
+            await app.engine.handle(update)
+            await dispatcher.drain(ChannelKind.CONSOLE, chat_id=name)
+            channel.show_prompt()
+    finally:
+        poller.cancel()
+        print("\n" + messages.CHAT_BYE)
+
+
+async def cmd_invite(args: argparse.Namespace) -> None:
+    app = await open_app_from(_config_path(args))
+    try:
+        role = Role(args.role)
+        async with app.sessions() as session, session.begin():
+            window_id = None
+            place = handler_messages.HALL
+            if args.window:
+                window = await windows.find_window(session, args.window)
+                if window is None:
+                    names = "、".join(w.short_name for w in await windows.active_windows(session))
+                    raise UsageError(messages.UNKNOWN_WINDOW.format(name=args.window, names=names))
+                window_id, place = window.id, window.name
+            elif role == Role.STAFF:
+                raise UsageError(messages.WINDOW_REQUIRED)
+            ttl = app.settings.invite_ttl
+            code = await create_invite(session, window_id, role, app.clock(), ttl)
+        print(
+            messages.INVITE_CREATED.format(
+                code=code, place=place, role=handler_messages.ROLE_NAMES[role], days=ttl.days
+            )
+        )
+    finally:
+        await app.close()
+
+
+async def cmd_issue_open(args: argparse.Namespace) -> None:
+    day = _parse_date(args.date) if args.date else None
+    app = await open_app_from(_config_path(args))
+    try:
+        day = day or app.clock().date()
+        async with app.sessions() as session, session.begin():
+            try:
+                issue, created = await open_issue(
+                    session, app.calendar, day, app.numbering, app.clock(),
+                    number=args.number, total_number=args.total,
+                )
+            except NoWorkingDays:
+                raise UsageError(messages.NO_WORKING_DAYS.format(day=day)) from None
+            except IssueNumberTaken as taken:
+                raise UsageError(messages.NUMBER_TAKEN.format(numbers=taken)) from None
+            reached = len(await window_standings(session, issue))
+            template = messages.ISSUE_OPENED if created else messages.ISSUE_EXISTS
+            print(
+                template.format(
+                    issue_line=issue_line(issue), period=period_of(issue), windows=reached
+                )
+            )
+    finally:
+        await app.close()
+
+
+async def cmd_draft(args: argparse.Namespace) -> None:
+    issue_date = _parse_date(args.issue_date) if args.issue_date else None
+    app = await open_app_from(_config_path(args))
+    try:
+        out_dir = Path(args.out) if args.out else app.data_dir / "drafts"
+        result = await write_draft(app, out_dir, issue_date)
+        print(messages.DRAFT_WRITTEN.format(docx=result.docx_path, markdown=result.markdown_path))
+        silent = "、".join(result.compiled.silent_windows) or messages.NONE
+        print(messages.SILENT_WINDOWS.format(names=silent))
+    finally:
+        await app.close()
+
+
+async def cmd_status(args: argparse.Namespace) -> None:
+    app = await open_app_from(_config_path(args))
+    try:
+        async with app.sessions() as session:
+            issue = await issues.current_issue(session)
+            if issue is None:
+                raise UsageError(messages.NO_ISSUE)
+            standings = await window_standings(session, issue)
+
+            def named(state: WindowState) -> list[str]:
+                return [s.window.name for s in standings if s.state == state]
+
+            print(
+                handler_messages.status_report(
+                    issue_line(issue),
+                    period_of(issue),
+                    named(WindowState.SUBMITTED),
+                    named(WindowState.NO_NEWS),
+                    named(WindowState.SILENT),
+                    sum(s.item_count for s in standings),
+                )
+            )
+            counts = await outbox.counts_by_status(session)
+        print(
+            messages.STATUS_OUTBOX.format(
+                queued=counts.get("queued", 0),
+                sent=counts.get("sent", 0),
+                failed=counts.get("failed", 0),
+            )
+        )
+    finally:
+        await app.close()
+
+
+async def cmd_demo(args: argparse.Namespace) -> None:
+    from bot.demo import run_demo  # the demo's script is only loaded when asked for
+
+    await run_demo(Path(args.dir) if args.dir else None, verbose=not args.quiet)
+
+
+# --- parser -----------------------------------------------------------------------------
+
+Command = Callable[[argparse.Namespace], Coroutine[Any, Any, None]]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="zhoubao", description=messages.CLI_DESCRIPTION)
+    parser.add_argument("--config", help=messages.CONFIG_HELP)
+    commands = parser.add_subparsers(dest="command", metavar="命令", required=True)
+
+    def add(name: str, help_text: str, example: str, func: Command,
+            parent: Any = commands) -> argparse.ArgumentParser:
+        sub: argparse.ArgumentParser = parent.add_parser(
+            name, help=help_text, description=help_text, epilog=f"例：{example}"
+        )
+        sub.set_defaults(func=func)
+        return sub
+
+    add("init", "生成一份带注释的默认配置文件。", "zhoubao init", cmd_init)
+
+    chat_cmd = add("chat", "在终端里以某人的身份与机器人对话（控制台渠道）。",
+                   "zhoubao chat --as 商务厅小王", cmd_chat)
+    chat_cmd.add_argument("--as", dest="name", required=True, help="对话者的名字，作为其身份")
+
+    invite = add("invite", "生成一次性邀请码，用于绑定窗口人员、编辑或巡查人员。",
+                 "zhoubao invite --window 商务厅 --role staff", cmd_invite)
+    invite.add_argument("--window", help="窗口名称或简称（报送人员必填）")
+    invite.add_argument("--role", default="staff", choices=[r.value for r in Role],
+                        help="角色：staff 报送人员、editor 编辑、inspector 巡查人员、admin 管理员")
+
+    issue = commands.add_parser("issue", help="管理周报期次。", description="管理周报期次。",
+                                epilog="例：zhoubao issue open --date 2022-09-14")
+    issue_commands = issue.add_subparsers(dest="issue_command", metavar="子命令", required=True)
+    open_cmd = add("open", "开启某日所在一周的周报，并通知各窗口报送。",
+                   "zhoubao issue open --date 2022-09-14", cmd_issue_open, issue_commands)
+    open_cmd.add_argument("--date", help="该周内任一天，YYYY-MM-DD（默认今天）")
+    open_cmd.add_argument("--number", type=int, help="本年期号（默认自动顺延）")
+    open_cmd.add_argument("--total", type=int, help="总期号（默认自动顺延）")
+
+    draft = add("draft", "把当前一期汇编成周报草稿（Word 和 Markdown）。",
+                "zhoubao draft --issue-date 2022-10-21", cmd_draft)
+    draft.add_argument("--issue-date", help="印发日期，YYYY-MM-DD（默认今天）")
+    draft.add_argument("--out", help="输出目录（默认：数据目录下的 drafts）")
+
+    add("status", "查看当前一期各窗口的报送情况和待发消息。", "zhoubao status", cmd_status)
+
+    demo = add("demo", "在临时目录中自动演示一周的报送与汇编，并给出草稿路径。",
+               "zhoubao demo", cmd_demo)
+    demo.add_argument("--dir", help="演示用的数据目录（默认新建临时目录）")
+    demo.add_argument("--quiet", action="store_true", help="不显示对话过程")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    logging.basicConfig(level=os.environ.get("ZHOUBAO_LOG_LEVEL", "WARNING"))
+    args = build_parser().parse_args(argv)
+    try:
+        asyncio.run(args.func(args))
+    except BotError as error:
+        print(str(error), file=sys.stderr)
+        return EXIT_USAGE
+    except DraftError as error:
+        print(error.user_message, file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(messages.INTERRUPTED, file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

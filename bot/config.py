@@ -1,0 +1,816 @@
+"""Settings from one TOML file: bulletin template, numbering, schedule, windows, storage, channels.
+
+`load_config` is the only way in: every problem (missing file, TOML syntax, a bad value)
+becomes one `ConfigError` whose message names the file, the dotted key and the problem,
+in Chinese for the administrator. `write_default_config` copies `default_config.toml`.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+import string
+import tomllib
+from collections.abc import Iterable, Sequence
+from datetime import date, time
+from pathlib import Path
+from typing import Annotated, Any, Final, Literal, get_args
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    Strict,
+    StringConstraints,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import ErrorDetails
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+from bot.errors import ConfigError
+from report.bulletin import BulletinTemplate, Criterion, StatisticsCategory, Subsection
+
+DEFAULT_CONFIG_RESOURCE: Final = "default_config.toml"
+DEFAULT_DATABASE_NAME: Final = "zhoubao.sqlite3"
+ASYNC_DRIVERS: Final = ("sqlite+aiosqlite", "postgresql+asyncpg")
+KEY_PATTERN: Final = r"^[a-z][a-z0-9_]*$"
+ENV_NAME_PATTERN: Final = r"^[A-Za-z_][A-Za-z0-9_]*$"
+# Keys that would hold a secret; channel secrets come from token_env / token_file only.
+SECRET_KEYS: Final = frozenset({"token", "secret", "password", "api_key"})
+
+# --- Administrator-facing wording (Chinese). ---------------------------------------------
+# Kept together so one reviewer reads it all; move to bot/messages.py once that module exists.
+
+
+def _msg_file_missing(path: str) -> str:
+    return f"配置文件 {path} 不存在；可用 zhoubao init 生成一份默认配置"
+
+
+def _msg_file_unreadable(path: str, reason: str) -> str:
+    return f"配置文件 {path} 无法读取：{reason}"
+
+
+def _msg_not_utf8(path: str) -> str:
+    return f"配置文件 {path} 不是 UTF-8 编码，请用 UTF-8 保存"
+
+
+def _msg_syntax(path: str, where: str, problem: str) -> str:
+    place = f" {where}" if where else ""
+    return f"配置文件 {path}{place}：TOML 语法错误：{problem}"
+
+
+def _msg_invalid(path: str, key: str, problem: str) -> str:
+    if not key:
+        return f"配置文件 {path} 有误：{problem}"
+    return f"配置文件 {path} 有误：{key}：{problem}"
+
+
+def _msg_invalid_many(path: str, lines: Sequence[tuple[str, str]], more: int) -> str:
+    body = "".join(f"\n  {key}：{problem}" if key else f"\n  {problem}" for key, problem in lines)
+    tail = f"\n  ……另有 {more} 处" if more else ""
+    return f"配置文件 {path} 有 {len(lines) + more} 处错误：{body}{tail}"
+
+
+def _msg_exists(path: str) -> str:
+    return f"配置文件 {path} 已存在，不会覆盖；如要重新生成，请先移走原文件"
+
+
+def _msg_unwritable(path: str, reason: str) -> str:
+    return f"配置文件 {path} 无法写入：{reason}"
+
+
+MSG_NOT_A_FILE: Final = "这是一个目录，不是文件"
+MSG_NO_PERMISSION: Final = "没有读取权限"
+MSG_NO_WRITE_PERMISSION: Final = "没有写入权限"
+MSG_MISSING: Final = "缺少此项"
+MSG_UNKNOWN_KEY: Final = "未知的配置项"
+MSG_EMPTY: Final = "不能为空"
+MSG_SURROUNDING_SPACE: Final = "首尾不能有空白（多行字符串请在行尾用 \\ 续行）"
+MSG_LINE_BREAK: Final = "不能换行（多行字符串请在行尾用 \\ 续行）"
+MSG_BAD_KEY: Final = "应以小写英文字母开头，只含小写英文字母、数字和下划线，如 business_environment"
+MSG_BAD_ENV_NAME: Final = "应为环境变量名（英文字母、数字和下划线），如 ZHOUBAO_TELEGRAM_TOKEN"
+MSG_SECRET_IN_FILE: Final = (
+    "密钥不能写在配置文件里；请把它放进环境变量并用 token_env 写变量名，"
+    "或放进单独的文件并用 token_file 写文件路径"
+)
+MSG_NO_CHANNEL: Final = "至少要启用一个渠道（console、telegram 或 wechat）"
+MSG_ENDPOINT_REQUIRED: Final = "启用 wechat 时必须填写"
+MSG_BRACES: Final = "花括号不配对；要在文字中写花括号本身，请写成 {{ 或 }}"
+MSG_BAD_DATABASE_URL: Final = (
+    "不是有效的数据库地址，应如 sqlite+aiosqlite:///data/zhoubao.sqlite3"
+    " 或 postgresql+asyncpg://用户名@主机/库名"
+)
+MSG_DUPLICATE: Final = "与 {other} 重复"
+MSG_TOTAL_BELOW_NUMBER: Final = "总期号不能小于当年期号 next_number"
+
+_TYPE_PROBLEMS: Final[dict[str, str]] = {
+    "string_type": "应为字符串（加英文双引号）",
+    "int_type": "应为整数",
+    "int_parsing": "应为整数",
+    "int_from_float": "应为整数",
+    "bool_type": "应为 true 或 false",
+    "bool_parsing": "应为 true 或 false",
+    "date_type": "应为日期，不加引号，如 2024-10-08",
+    "date_parsing": "应为日期，不加引号，如 2024-10-08",
+    "date_from_datetime_inexact": "应为日期，不加引号，如 2024-10-08",
+    "list_type": "应为数组，如 [ ... ]",
+    "tuple_type": "应为数组，如 [ ... ]",
+    "dict_type": "应为表（[小节] 或 { ... }）",
+    "model_type": "应为表（[小节] 或 { ... }）",
+    "model_attributes_type": "应为表（[小节] 或 { ... }）",
+    "path_type": "应为路径字符串",
+    "string_too_short": MSG_EMPTY,
+}
+
+# tomllib's messages (Python 3.11), without the "(at line …)" suffix.
+_TOML_PROBLEMS: Final[tuple[tuple[str, str], ...]] = (
+    (r"Invalid statement", "无法识别的语句"),
+    (r"Expected '=' after a key in a key/value pair", "键名后缺少“=”"),
+    (r"Found invalid character (.+)", r"出现无效字符 \1"),
+    (r"Cannot declare (.+) twice", r"重复声明了 \1"),
+    (r"Cannot overwrite a value", "同一个键重复赋值"),
+    (r"Expected '\]' at the end of a table declaration", "表头缺少结尾的“]”"),
+    (r"Expected '\]\]' at the end of an array declaration", "表数组头缺少结尾的“]]”"),
+    (r"Cannot mutate immutable namespace (.+)", r"不能再向 \1 添加内容"),
+    (r"Cannot redefine namespace (.+)", r"不能重新定义 \1"),
+    (r"Invalid initial character for a key part", "键名的第一个字符无效"),
+    (r"Unclosed array", "数组缺少结尾的“]”"),
+    (r"Unclosed inline table", "内联表缺少结尾的“}”"),
+    (r"Duplicate inline table key (.+)", r"内联表中重复的键 \1"),
+    (r"Unescaped '\\' in a string", "字符串中的“\\”需写成“\\\\”"),
+    (r"Unterminated string", "字符串缺少结尾的引号"),
+    (r"Illegal character (.+)", r"字符串中有不允许的字符 \1"),
+    (r"Invalid date or datetime", "日期或时间无效"),
+    (r"Invalid value", "无法识别的值（字符串要加英文双引号）"),
+    (r"Expected newline or end of document after a statement", "一行只能写一项，此处应换行"),
+    (r"Expected (.+)", r"此处应为 \1"),
+)
+
+
+# --- Field types. --------------------------------------------------------------------------
+
+
+class _Problem(ValueError):
+    """A validation problem with a Chinese message, at `loc` below the validated object."""
+
+    def __init__(
+        self,
+        message: str,
+        loc: tuple[str | int, ...] = (),
+        other: tuple[str | int, ...] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message  # may contain "{other}": the dotted path of `other`
+        self.loc = loc
+        self.other = other  # another location the problem refers to, relative like `loc`
+
+    def moved(self, prefix: tuple[str | int, ...]) -> _Problem:
+        """Return this problem located below `prefix`."""
+        other = (*prefix, *self.other) if self.other is not None else None
+        return _Problem(self.message, (*prefix, *self.loc), other)
+
+
+def _check_text(value: str) -> str:
+    if not value:
+        raise _Problem(MSG_EMPTY)
+    if value != value.strip():
+        raise _Problem(MSG_SURROUNDING_SPACE)
+    if "\n" in value or "\r" in value:
+        raise _Problem(MSG_LINE_BREAK)
+    return value
+
+
+def _check_optional_text(value: str) -> str:
+    return _check_text(value) if value else value
+
+
+def _parse_clock_time(value: object) -> object:
+    """Turn "HH:MM" (24-hour) into a `time`; leave other types for pydantic to reject."""
+    if isinstance(value, time):
+        return value
+    if not isinstance(value, str):
+        raise _Problem("应为 24 小时制时间“HH:MM”，如“09:00”（加英文双引号）")
+    match = re.fullmatch(r"(\d{2}):(\d{2})", value)
+    if match is None or int(match[1]) > 23 or int(match[2]) > 59:
+        raise _Problem(f"时间“{value}”无效，应为 24 小时制的“HH:MM”，如“09:00”")
+    return time(int(match[1]), int(match[2]))
+
+
+Text = Annotated[str, Strict(), AfterValidator(_check_text)]
+"""One line of printed or displayed text: not empty, no surrounding space, no line break."""
+OptionalText = Annotated[str, Strict(), AfterValidator(_check_optional_text)]
+Key = Annotated[str, Strict(), StringConstraints(pattern=KEY_PATTERN)]
+"""Stable ASCII identifier, stored in the database: do not rename once used."""
+EnvName = Annotated[str, Strict(), StringConstraints(pattern=ENV_NAME_PATTERN)]
+ClockTime = Annotated[time, BeforeValidator(_parse_clock_time)]
+Day = Annotated[date, Strict()]
+StrictBool = Annotated[bool, Strict()]
+StrictInt = Annotated[int, Strict()]
+
+
+class _Section(BaseModel):
+    # hide_input_in_errors: a mistyped secret must not reach a log through str(ValidationError)
+    model_config = ConfigDict(extra="forbid", frozen=True, hide_input_in_errors=True)
+
+
+def _check_unique(
+    values: Iterable[object], loc: tuple[str | int, ...], field: str | None = None
+) -> None:
+    """Raise at the second occurrence of a value in the list at `loc` (of `field` per item)."""
+    tail: tuple[str, ...] = (field,) if field else ()
+    seen: dict[object, int] = {}
+    for index, value in enumerate(values):
+        if value in seen:
+            raise _Problem(MSG_DUPLICATE, (*loc, index, *tail), other=(*loc, seen[value]))
+        seen[value] = index
+
+
+def _base_dir(info: ValidationInfo) -> Path | None:
+    context = info.context
+    if isinstance(context, dict):
+        base = context.get("base_dir")
+        if isinstance(base, Path):
+            return base
+    return None
+
+
+def _resolve_path(value: object, info: ValidationInfo) -> object:
+    """Resolve a relative path string against the configuration file's directory."""
+    base = _base_dir(info)
+    if isinstance(value, str) and value and base is not None:
+        return base / value
+    return value
+
+
+# --- [bulletin] ----------------------------------------------------------------------------
+
+
+class SubsectionConfig(_Section):
+    """A category of window news under section 二 (`[[bulletin.subsections]]`)."""
+
+    key: Key
+    title: Text
+
+
+class StatisticsCategoryConfig(_Section):
+    """One category of platform statistics (`[[bulletin.statistics]]`)."""
+
+    key: Key
+    label: Text
+
+
+class CriterionConfig(_Section):
+    """One line of the hall inspection checklist (`[[bulletin.criteria]]`)."""
+
+    key: Key
+    label: Text
+
+
+class DistributionConfig(_Section):
+    """The 版记 lines 报/送/发; an empty string omits its line."""
+
+    bao: OptionalText = ""
+    song: OptionalText = ""
+    fa: OptionalText = ""
+
+    def lines(self) -> tuple[tuple[str, str], ...]:
+        """Return the non-empty lines as (label, text) pairs in print order."""
+        pairs = (("报", self.bao), ("送", self.song), ("发", self.fa))
+        return tuple((label, text) for label, text in pairs if text)
+
+
+def _sentence_placeholders(categories: Sequence[StatisticsCategoryConfig]) -> list[str]:
+    names = ["cum_start", "cum_end"]
+    for category in categories:
+        names += [f"{category.key}_accepted", f"{category.key}_completed"]
+    return names
+
+
+def _check_sentence(template: str, categories: Sequence[StatisticsCategoryConfig]) -> None:
+    known = _sentence_placeholders(categories)
+    try:
+        parsed = list(string.Formatter().parse(template))
+    except ValueError:
+        raise _Problem(MSG_BRACES) from None
+    used: set[str] = set()
+    for _, name, spec, conversion in parsed:
+        if name is None:
+            continue
+        if name not in known:
+            available = "、".join(f"{{{n}}}" for n in known)
+            raise _Problem(f"占位符 {{{name}}} 未定义；可用的占位符：{available}")
+        if spec or conversion:
+            raise _Problem(f"占位符 {{{name}}} 后不能带格式说明（:…）或转换（!…）")
+        used.add(name)
+    missing = [name for name in known[2:] if name not in used]
+    if missing:
+        listed = "、".join(f"{{{n}}}" for n in missing)
+        raise _Problem(f"缺少占位符 {listed}；每个统计类别的受理数和办结数都要写进句子")
+
+
+class BulletinConfig(_Section):
+    """The bulletin's fixed wording and structure (`[bulletin]`)."""
+
+    title: Text
+    organisation: Text
+    column_title: Text
+    statistics_heading: Text
+    statistics_sentence: Text
+    news_heading: Text
+    inspection_heading: Text
+    inspection_intro: Text
+    default_verdict: Text
+    copies: Annotated[int, Strict(), Field(gt=0)]
+    statistics: Annotated[tuple[StatisticsCategoryConfig, ...], Field(min_length=1)]
+    subsections: Annotated[tuple[SubsectionConfig, ...], Field(min_length=1)]
+    criteria: Annotated[tuple[CriterionConfig, ...], Field(min_length=1)]
+    distribution: DistributionConfig = Field(default_factory=DistributionConfig)
+
+    @model_validator(mode="after")
+    def _check_consistency(self) -> BulletinConfig:
+        _check_unique((item.key for item in self.statistics), ("statistics",), "key")
+        _check_unique((item.key for item in self.subsections), ("subsections",), "key")
+        _check_unique((item.key for item in self.criteria), ("criteria",), "key")
+        try:
+            _check_sentence(self.statistics_sentence, self.statistics)
+        except _Problem as problem:
+            raise problem.moved(("statistics_sentence",)) from None
+        return self
+
+    def to_template(self) -> BulletinTemplate:
+        """Return the `report` model of this configuration."""
+        return BulletinTemplate(
+            title=self.title,
+            organisation=self.organisation,
+            column_title=self.column_title,
+            statistics_heading=self.statistics_heading,
+            statistics_sentence=self.statistics_sentence,
+            statistics_categories=tuple(
+                StatisticsCategory(key=c.key, label=c.label) for c in self.statistics
+            ),
+            news_heading=self.news_heading,
+            subsections=tuple(Subsection(key=s.key, title=s.title) for s in self.subsections),
+            inspection_heading=self.inspection_heading,
+            inspection_intro=self.inspection_intro,
+            criteria=tuple(Criterion(key=c.key, label=c.label) for c in self.criteria),
+            default_verdict=self.default_verdict,
+            distribution=self.distribution.lines(),
+            copies=self.copies,
+        )
+
+
+# --- [numbering] ---------------------------------------------------------------------------
+
+
+class NumberingConfig(_Section):
+    """Numbers for the first issue opened on a fresh database (`[numbering]`).
+
+    Once an issue exists the database is the source of truth (last issue + 1, editable by
+    the editor); these values are then ignored.
+    """
+
+    year: Annotated[int, Strict(), Field(ge=2000, le=2100)]  # the year of `next_number`
+    next_number: Annotated[int, Strict(), Field(ge=1)]  # 第31期; restarts at 1 each year
+    next_total: Annotated[int, Strict(), Field(ge=1)]  # 总第406期; never restarts
+
+    @model_validator(mode="after")
+    def _check_total(self) -> NumberingConfig:
+        if self.next_total < self.next_number:
+            raise _Problem(MSG_TOTAL_BELOW_NUMBER, ("next_total",))
+        return self
+
+
+# --- [schedule] ----------------------------------------------------------------------------
+
+
+class ReminderConfig(_Section):
+    """A reminder to windows that have not submitted, relative to the deadline day."""
+
+    day_offset: Annotated[int, Strict(), Field(ge=-6, le=0)]  # working days; 0 = deadline day
+    time: ClockTime
+
+
+def _default_reminders() -> tuple[ReminderConfig, ...]:
+    return (
+        ReminderConfig(day_offset=-1, time=time(15, 0)),
+        ReminderConfig(day_offset=0, time=time(9, 0)),
+    )
+
+
+class ScheduleConfig(_Section):
+    """When issues open, remind and close (`[schedule]`), in working days."""
+
+    timezone: Annotated[str, Strict()] = "Asia/Shanghai"
+    open_time: ClockTime = time(9, 0)  # on the first working day of the week
+    deadline_time: ClockTime = time(12, 0)  # on the last working day of the period
+    reminders: tuple[ReminderConfig, ...] = Field(default_factory=_default_reminders)
+    extra_holidays: tuple[Day, ...] = ()  # besides the official calendar
+    extra_workdays: tuple[Day, ...] = ()
+
+    @field_validator("timezone")
+    @classmethod
+    def _check_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise _Problem(f"未知的时区“{value}”，应为 IANA 时区名，如“Asia/Shanghai”") from None
+        return value
+
+    @model_validator(mode="after")
+    def _check_days(self) -> ScheduleConfig:
+        _check_unique(((r.day_offset, r.time) for r in self.reminders), ("reminders",))
+        for index, reminder in enumerate(self.reminders):
+            if reminder.day_offset == 0 and reminder.time >= self.deadline_time:
+                raise _Problem(
+                    f"截止当天的提醒应早于截止时间 {self.deadline_time:%H:%M}",
+                    ("reminders", index, "time"),
+                )
+        _check_unique(self.extra_holidays, ("extra_holidays",))
+        _check_unique(self.extra_workdays, ("extra_workdays",))
+        for index, day in enumerate(self.extra_workdays):
+            if day in self.extra_holidays:
+                raise _Problem(
+                    f"{day.isoformat()} 同时写在 extra_holidays 里", ("extra_workdays", index)
+                )
+        return self
+
+    def zone(self) -> ZoneInfo:
+        """Return the timezone as a `ZoneInfo`."""
+        return ZoneInfo(self.timezone)
+
+
+# --- [[windows]] ---------------------------------------------------------------------------
+
+
+class WindowConfig(_Section):
+    """A department's reporting desk (`[[windows]]`)."""
+
+    name: Text  # 商务厅窗口
+    short_name: Text  # 商务厅
+    order: StrictInt  # position in the bulletin and in lists; unique
+
+
+# --- [storage] -----------------------------------------------------------------------------
+
+
+class StorageConfig(_Section):
+    """Where data lives (`[storage]`); relative paths count from the configuration file."""
+
+    data_dir: Path = Path("data")
+    url: Annotated[str, Strict()] = f"sqlite+aiosqlite:///data/{DEFAULT_DATABASE_NAME}"
+
+    @model_validator(mode="before")
+    @classmethod
+    def _derive_url(cls, data: Any, info: ValidationInfo) -> Any:
+        # The default database follows data_dir, so resolve data_dir first.
+        if not isinstance(data, dict):
+            return data
+        result = dict(data)
+        data_dir = _resolve_path(result.get("data_dir", "data"), info)
+        if "data_dir" in result or isinstance(data_dir, Path):
+            result["data_dir"] = data_dir
+        if "url" not in result and isinstance(data_dir, str | Path):
+            result["url"] = f"sqlite+aiosqlite:///{Path(data_dir) / DEFAULT_DATABASE_NAME}"
+        return result
+
+    @field_validator("data_dir", mode="before")
+    @classmethod
+    def _check_data_dir(cls, value: object) -> object:
+        if value == "":
+            raise _Problem(MSG_EMPTY)
+        return value
+
+    @field_validator("url")
+    @classmethod
+    def _check_url(cls, value: str, info: ValidationInfo) -> str:
+        try:
+            url = make_url(value)
+        except (ArgumentError, ValueError):
+            raise _Problem(MSG_BAD_DATABASE_URL) from None
+        if url.drivername not in ASYNC_DRIVERS:
+            raise _Problem(MSG_BAD_DATABASE_URL)
+        database = url.database
+        base = _base_dir(info)
+        if (
+            url.drivername.startswith("sqlite")
+            and base is not None
+            and database
+            and database != ":memory:"
+            and not database.startswith("file:")
+            and not Path(database).is_absolute()
+        ):
+            return url.set(database=str(base / database)).render_as_string(hide_password=False)
+        return value
+
+
+# --- [channels] ----------------------------------------------------------------------------
+
+
+class ConsoleChannelConfig(_Section):
+    """The local console chat (`[channels.console]`)."""
+
+    enabled: StrictBool = True
+
+
+class TelegramChannelConfig(_Section):
+    """Telegram (`[channels.telegram]`); the bot token comes from the environment or a file."""
+
+    enabled: StrictBool = False
+    token_env: EnvName = "ZHOUBAO_TELEGRAM_TOKEN"
+    token_file: Path | None = None  # read instead of token_env when set
+    mode: Literal["polling", "webhook"] = "polling"
+
+    @field_validator("token_file", mode="before")
+    @classmethod
+    def _resolve_token_file(cls, value: object, info: ValidationInfo) -> object:
+        if value == "":
+            raise _Problem(MSG_EMPTY)
+        return _resolve_path(value, info)
+
+
+class WechatChannelConfig(_Section):
+    """WeChat through a Wechaty puppet service (`[channels.wechat]`)."""
+
+    enabled: StrictBool = False
+    endpoint: Text | None = None  # host:port of the puppet service
+    token_env: EnvName = "ZHOUBAO_WECHAT_TOKEN"
+
+    @model_validator(mode="after")
+    def _check_endpoint(self) -> WechatChannelConfig:
+        if self.enabled and self.endpoint is None:
+            raise _Problem(MSG_ENDPOINT_REQUIRED, ("endpoint",))
+        return self
+
+
+def _find_secret(data: object, loc: tuple[str | int, ...] = ()) -> tuple[str | int, ...] | None:
+    """Return the location of the first secret-looking key in `data`, if any."""
+    if isinstance(data, dict):
+        for key, value in data.items():
+            if isinstance(key, str) and (key in SECRET_KEYS or key.endswith("_token")):
+                return (*loc, key)
+            found = _find_secret(value, (*loc, key))
+            if found is not None:
+                return found
+    elif isinstance(data, list):
+        for index, value in enumerate(data):
+            found = _find_secret(value, (*loc, index))
+            if found is not None:
+                return found
+    return None
+
+
+class ChannelsConfig(_Section):
+    """Which channels run (`[channels]`). Secrets are never in the file."""
+
+    console: ConsoleChannelConfig = Field(default_factory=ConsoleChannelConfig)
+    telegram: TelegramChannelConfig = Field(default_factory=TelegramChannelConfig)
+    wechat: WechatChannelConfig = Field(default_factory=WechatChannelConfig)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _reject_secrets(cls, data: Any) -> Any:
+        found = _find_secret(data)
+        if found is not None:
+            raise _Problem(MSG_SECRET_IN_FILE, found)
+        return data
+
+    @model_validator(mode="after")
+    def _check_any_enabled(self) -> ChannelsConfig:
+        if not (self.console.enabled or self.telegram.enabled or self.wechat.enabled):
+            raise _Problem(MSG_NO_CHANNEL)
+        return self
+
+
+# --- The whole file. -----------------------------------------------------------------------
+
+
+class Config(_Section):
+    """The whole configuration file."""
+
+    bulletin: BulletinConfig
+    numbering: NumberingConfig
+    schedule: ScheduleConfig = Field(default_factory=ScheduleConfig)
+    windows: Annotated[tuple[WindowConfig, ...], Field(min_length=1)]
+    storage: StorageConfig = Field(default_factory=StorageConfig)
+    channels: ChannelsConfig = Field(default_factory=ChannelsConfig)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _validate_storage_defaults(cls, data: Any) -> Any:
+        # An absent [storage] must still resolve its paths against the file's directory.
+        if isinstance(data, dict) and "storage" not in data:
+            return {**data, "storage": {}}
+        return data
+
+    @model_validator(mode="after")
+    def _check_windows(self) -> Config:
+        _check_unique((item.name for item in self.windows), ("windows",), "name")
+        _check_unique((item.short_name for item in self.windows), ("windows",), "short_name")
+        _check_unique((item.order for item in self.windows), ("windows",), "order")
+        return self
+
+    def windows_in_order(self) -> tuple[WindowConfig, ...]:
+        """Return the windows sorted by `order`."""
+        return tuple(sorted(self.windows, key=lambda window: window.order))
+
+
+# --- Loading and writing. ------------------------------------------------------------------
+
+
+def load_config(path: Path) -> Config:
+    """Read and validate the configuration file at `path`; raise ConfigError on any problem."""
+    shown = str(path)
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise ConfigError(_msg_file_missing(shown), path=shown) from None
+    except IsADirectoryError:
+        raise ConfigError(_msg_file_unreadable(shown, MSG_NOT_A_FILE), path=shown) from None
+    except PermissionError:
+        raise ConfigError(_msg_file_unreadable(shown, MSG_NO_PERMISSION), path=shown) from None
+    except OSError as error:
+        reason = error.strerror or type(error).__name__
+        raise ConfigError(_msg_file_unreadable(shown, reason), path=shown) from None
+    try:
+        # Notepad on Windows saves UTF-8 with a byte order mark; TOML does not allow one.
+        text = raw.decode("utf-8").removeprefix("\ufeff")
+    except UnicodeDecodeError:
+        raise ConfigError(_msg_not_utf8(shown), path=shown) from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(_syntax_message(shown, str(error)), path=shown) from None
+    try:
+        return Config.model_validate(data, context={"base_dir": path.absolute().parent})
+    except ValidationError as error:
+        raise _validation_error(shown, error) from None
+
+
+def _default_config_bytes() -> bytes:
+    # Next to this module rather than importlib.resources.files("bot"): under pytest's default
+    # import mode, tests/bot (no __init__.py) can shadow the package as a namespace package
+    # named "bot", and files("bot") then looks in tests/bot. setuptools installs the .toml
+    # beside this file (package-data), so this works for editable and wheel installs alike.
+    return Path(__file__).with_name(DEFAULT_CONFIG_RESOURCE).read_bytes()
+
+
+def default_config_text() -> str:
+    """Return the text of the packaged default configuration."""
+    return _default_config_bytes().decode("utf-8")
+
+
+def write_default_config(path: Path) -> None:
+    """Write the packaged default configuration to `path`; never overwrite a file."""
+    shown = str(path)
+    content = _default_config_bytes()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("xb") as stream:  # "x": fail rather than overwrite, even in a race
+            stream.write(content)
+    except FileExistsError:
+        raise ConfigError(_msg_exists(shown), path=shown) from None
+    except PermissionError:
+        raise ConfigError(_msg_unwritable(shown, MSG_NO_WRITE_PERMISSION), path=shown) from None
+    except OSError as error:
+        reason = error.strerror or type(error).__name__
+        raise ConfigError(_msg_unwritable(shown, reason), path=shown) from None
+
+
+# --- Error translation. --------------------------------------------------------------------
+
+_MAX_LISTED_ERRORS: Final = 10
+
+
+def _syntax_message(shown: str, message: str) -> str:
+    match = re.fullmatch(r"(.*) \(at (?:line (\d+), column (\d+)|(end of document))\)", message)
+    if match is None:
+        return _msg_syntax(shown, "", _translate_toml(message))
+    problem, line, column, at_end = match.groups()
+    where = "末尾" if at_end else f"第 {line} 行第 {column} 列"
+    return _msg_syntax(shown, where, _translate_toml(problem))
+
+
+def _translate_toml(problem: str) -> str:
+    # tomllib shows a key as a tuple repr: ('bulletin', 'criteria') → bulletin.criteria
+    problem = re.sub(r"\(((?:'[^'\\]*', )*'[^'\\]*'),?\)", _dotted_tuple, problem)
+    for pattern, chinese in _TOML_PROBLEMS:
+        match = re.fullmatch(pattern, problem)
+        if match is not None:
+            return match.expand(chinese) if match.re.groups else chinese
+    return problem  # tomllib's own English wording; better than nothing
+
+
+def _dotted_tuple(match: re.Match[str]) -> str:
+    return ".".join(part.strip("'") for part in match[1].split(", "))
+
+
+def _validation_error(shown: str, error: ValidationError) -> ConfigError:
+    described = [_describe(detail) for detail in error.errors(include_input=False)]
+    unique = list(dict.fromkeys(described))
+    first_key = unique[0][0]
+    if len(unique) == 1:
+        key, problem = unique[0]
+        return ConfigError(_msg_invalid(shown, key, problem), path=shown, key=key)
+    listed = unique[:_MAX_LISTED_ERRORS]
+    message = _msg_invalid_many(shown, listed, len(unique) - len(listed))
+    return ConfigError(message, path=shown, key=first_key)
+
+
+def _describe(detail: ErrorDetails) -> tuple[str, str]:
+    """Return (dotted key path, Chinese problem) for one pydantic error."""
+    loc: tuple[str | int, ...] = tuple(detail["loc"])
+    context = detail.get("ctx") or {}
+    cause = context.get("error")
+    if isinstance(cause, _Problem):
+        located = cause.moved(loc)
+        message = located.message
+        if located.other is not None:
+            message = message.format(other=_dotted(located.other))
+        return _dotted(located.loc), message
+    return _dotted(loc), _translate(detail, loc)
+
+
+def _translate(detail: ErrorDetails, loc: tuple[str | int, ...]) -> str:
+    kind = detail["type"]
+    context = detail.get("ctx") or {}
+    if kind == "missing":
+        return MSG_MISSING
+    if kind == "extra_forbidden":
+        return _unknown_key_problem(loc)
+    if kind in _TYPE_PROBLEMS:
+        return _TYPE_PROBLEMS[kind]
+    if kind == "string_pattern_mismatch":
+        pattern = context.get("pattern")
+        if pattern == KEY_PATTERN:
+            return MSG_BAD_KEY
+        if pattern == ENV_NAME_PATTERN:
+            return MSG_BAD_ENV_NAME
+        return f"格式不对，应符合 {pattern}"
+    if kind == "literal_error":
+        expected = str(context.get("expected", "")).replace("'", '"').replace(" or ", " 或 ")
+        return f"应为 {expected}"
+    if kind == "too_short":
+        return f"至少要有 {context.get('min_length')} 项"
+    if kind == "greater_than":
+        return f"应大于 {context.get('gt')}"
+    if kind == "greater_than_equal":
+        return f"应不小于 {context.get('ge')}"
+    if kind == "less_than":
+        return f"应小于 {context.get('lt')}"
+    if kind == "less_than_equal":
+        return f"应不大于 {context.get('le')}"
+    return detail["msg"].removeprefix("Value error, ")
+
+
+def _unknown_key_problem(loc: tuple[str | int, ...]) -> str:
+    allowed = _allowed_keys(loc[:-1])
+    name = loc[-1] if loc else ""
+    if not allowed or not isinstance(name, str):
+        return MSG_UNKNOWN_KEY
+    close = difflib.get_close_matches(name, allowed, n=1, cutoff=0.6)
+    if close:
+        return f"{MSG_UNKNOWN_KEY}，是否应为 {close[0]}？"
+    return f"{MSG_UNKNOWN_KEY}；此处可用：{'、'.join(allowed)}"
+
+
+def _allowed_keys(loc: tuple[str | int, ...]) -> list[str]:
+    """Return the field names of the section at `loc`, or [] if it cannot be found."""
+    model: type[BaseModel] = Config
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        field = model.model_fields.get(part)
+        found = _model_in(field.annotation) if field is not None else None
+        if found is None:
+            return []
+        model = found
+    return list(model.model_fields)
+
+
+def _model_in(annotation: object) -> type[BaseModel] | None:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for argument in get_args(annotation):
+        found = _model_in(argument)
+        if found is not None:
+            return found
+    return None
+
+
+def _dotted(loc: Sequence[str | int]) -> str:
+    """Format a location as TOML-ish dotted keys: ("windows", 3, "name") → windows[3].name."""
+    text = ""
+    for part in loc:
+        if isinstance(part, int):
+            text += f"[{part}]"
+            continue
+        name = part if re.fullmatch(r"[A-Za-z0-9_-]+", part) else f'"{part}"'
+        text += f".{name}" if text else name
+    return text

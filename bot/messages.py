@@ -1,0 +1,27 @@
+"""What the command line shows the administrator and the editor."""
+
+from __future__ import annotations
+
+from typing import Final
+
+CLI_DESCRIPTION: Final = "zhoubao：窗口工作周报助手。向各部门窗口收集每周工作动态，并汇编成周报草稿。"
+CONFIG_HELP: Final = "配置文件路径（默认：环境变量 ZHOUBAO_CONFIG 或 ./zhoubao.toml）"
+INIT_WRITTEN: Final = "已生成配置文件：{path}\n请按实际情况修改窗口名单和编号，然后运行 zhoubao demo 或 zhoubao chat。"
+CHAT_WELCOME: Final = "已以“{name}”的身份连接 zhoubao。直接输入消息后回车；Ctrl-D 退出。"
+CHAT_BYE: Final = "再见。"
+INVITE_CREATED: Final = "邀请码：{code}\n用途：{place}的{role}，{days} 天内有效，只能使用一次。\n请让对方把邀请码直接发给机器人。"
+UNKNOWN_WINDOW: Final = "找不到窗口“{name}”。可用的窗口：{names}"
+WINDOW_REQUIRED: Final = "报送人员（staff）的邀请码必须用 --window 指定窗口。"
+BAD_DATE: Final = "日期“{value}”格式不对，应为 YYYY-MM-DD，例如 2022-09-14。"
+ISSUE_OPENED: Final = "已开启 {issue_line}，报送期间{period}，已通知 {windows} 个窗口。"
+ISSUE_EXISTS: Final = "本周的周报已开启：{issue_line}，报送期间{period}。"
+NO_WORKING_DAYS: Final = "{day} 所在的一周没有工作日，不开启周报。"
+NUMBER_TAKEN: Final = "期号 {numbers} 已被其他一期使用，请换一个。"
+NO_ISSUE: Final = "还没有开启过任何一期周报。请先运行 zhoubao issue open --date YYYY-MM-DD。"
+DRAFT_WRITTEN: Final = "草稿已生成：\n  Word：{docx}\n  Markdown：{markdown}"
+SILENT_WINDOWS: Final = "未报送的窗口（未列入周报）：{names}"
+NONE: Final = "无"
+STATUS_OUTBOX: Final = "待发消息：排队 {queued}，已发送 {sent}，失败 {failed}"
+DEMO_START: Final = "演示：在临时目录 {path} 中模拟一周的报送。"
+DEMO_DONE: Final = "演示完成，用时 {seconds:.1f} 秒。"
+INTERRUPTED: Final = "已中断。"

@@ -1,0 +1,84 @@
+"""Small helpers shared by the conversations."""
+
+from __future__ import annotations
+
+import unicodedata
+
+from handlers import messages
+from handlers.conversation import StepContext
+from handlers.errors import InputRejected
+from handlers.types import Choice, Incoming, Outgoing
+from report.dates import format_period
+from storage.models import Issue, IssueStatus, Role, Window
+from storage.repositories import issues, windows
+
+
+def ask(text: str, *choices: tuple[str, str]) -> Outgoing:
+    """An outgoing question with (value, label) choices."""
+    return Outgoing(text, tuple(Choice(value, label) for value, label in choices))
+
+
+def clean_text(raw: str | None) -> str:
+    """Drop control characters (keeping line breaks) and surrounding space."""
+    if raw is None:
+        return ""
+    kept = []
+    for char in raw:
+        if char in "\n\t":
+            kept.append(char)
+        elif unicodedata.category(char) in ("Cc", "Cf") and char not in "\u200d":
+            continue  # zero-width joiner stays: it is part of some emoji
+        else:
+            kept.append(char)
+    return "".join(kept).strip()
+
+
+def require_text(update: Incoming) -> str:
+    """The update's cleaned text; rejected when empty."""
+    text = clean_text(update.text)
+    if not text:
+        raise InputRejected(messages.EMPTY_MESSAGE)
+    return text
+
+
+def period_of(issue: Issue) -> str:
+    return format_period(issue.period_start, issue.period_end)
+
+
+async def open_issue(ctx: StepContext) -> Issue:
+    """The issue currently taking submissions; rejected when there is none."""
+    issue = await issues.current_issue(ctx.session)
+    if issue is None:
+        raise InputRejected(messages.NO_OPEN_ISSUE)
+    if issue.status != IssueStatus.OPEN:
+        raise InputRejected(messages.ISSUE_CLOSED)
+    return issue
+
+
+async def latest_issue(ctx: StepContext) -> Issue:
+    issue = await issues.current_issue(ctx.session)
+    if issue is None:
+        raise InputRejected(messages.NO_OPEN_ISSUE)
+    return issue
+
+
+async def member_window(ctx: StepContext) -> Window:
+    """The window of a staff member; rejected for anyone else."""
+    member = ctx.member
+    if member is None or member.role != Role.STAFF or member.window_id is None:
+        raise InputRejected(messages.STAFF_ONLY)
+    window = await windows.get_window(ctx.session, member.window_id)
+    if window is None or not window.active:
+        raise InputRejected(messages.STAFF_ONLY)
+    return window
+
+
+def require_role(ctx: StepContext, allowed: frozenset[str], refusal: str) -> int:
+    """The member's id if their role is allowed; rejected otherwise."""
+    if ctx.member is None or ctx.member.role not in allowed:
+        raise InputRejected(refusal)
+    return ctx.member.id
+
+
+EDITOR_ROLES = frozenset({Role.EDITOR, Role.ADMIN})
+INSPECTION_ROLES = frozenset({Role.INSPECTOR, Role.EDITOR, Role.ADMIN})

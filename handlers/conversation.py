@@ -1,0 +1,97 @@
+"""The shape of a conversation: states with a prompt and a step, kept in the database.
+
+Modelled on python-telegram-bot's ConversationHandler (entry points, states,
+fallback, timeout) but channel-agnostic, with aiogram-style string state names.
+A state name is stored data: "intake.text" belongs to the conversation "intake".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Final
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from handlers.types import Choice, ChatKey, Envelope, Incoming, Outgoing
+from report.bulletin import BulletinTemplate
+from storage.models import Member
+
+END: Final = "end"  # next_state=END deletes the state row
+
+
+@dataclass(slots=True)
+class Reply:
+    messages: list[Outgoing]
+    next_state: str | None = None  # None: stay where we are; END: conversation over
+
+
+@dataclass(frozen=True, slots=True)
+class HandlerSettings:
+    """What the handlers need from the configuration, passed in by `bot`."""
+
+    template: BulletinTemplate
+    timezone_name: str = "Asia/Shanghai"
+    invite_ttl: timedelta = timedelta(days=14)
+    max_item_chars: int = 8000
+
+
+@dataclass(slots=True)
+class StepContext:
+    """Everything a step may use; `data` is saved with the state."""
+
+    session: AsyncSession
+    settings: HandlerSettings
+    key: ChatKey
+    member: Member | None
+    now: datetime
+    data: dict[str, Any] = field(default_factory=dict)
+    others: list[Envelope] = field(default_factory=list)  # messages to other people
+
+    def send_to(self, envelope: Envelope) -> None:
+        self.others.append(envelope)
+
+
+Step = Callable[[StepContext, Incoming], Awaitable[Reply]]
+Prompt = Callable[[StepContext], Awaitable[list[Outgoing]]]
+
+
+@dataclass(frozen=True, slots=True)
+class State:
+    """One step of a conversation: how to ask, how to handle the answer, what help says."""
+
+    prompt: Prompt
+    handle: Step
+    help: str
+
+
+@dataclass(frozen=True, slots=True)
+class Conversation:
+    name: str
+    states: Mapping[str, State]  # "intake.text" -> State
+    timeout: timedelta = timedelta(hours=12)
+
+
+def choice_or_text(update: Incoming) -> str:
+    """Return the button value if there is one, else the stripped text."""
+    if update.choice is not None:
+        return update.choice
+    return (update.text or "").strip()
+
+
+def resolve_choice(text: str, offered: list[Choice]) -> str | None:
+    """Map a typed reply ("2", or a label) to the value of an offered choice."""
+    stripped = text.strip().translate(_FULLWIDTH_DIGITS).rstrip(".、。")
+    if stripped.isdigit():
+        index = int(stripped)
+        if 1 <= index <= len(offered):
+            return offered[index - 1].value
+        return None
+    for choice in offered:
+        if stripped == choice.label or stripped == choice.value:
+            return choice.value
+    return None
+
+
+_FULLWIDTH_DIGITS = str.maketrans("０１２３４５６７８９", "0123456789")

@@ -1,0 +1,143 @@
+"""The editor's commands: the issue's status, reminders, the order of items, the draft."""
+
+from __future__ import annotations
+
+from handlers import messages
+from handlers.bulletin import DOCX_MEDIA_TYPE, compile_issue
+from handlers.common import EDITOR_ROLES, ask, latest_issue, period_of, require_role
+from handlers.conversation import END, Conversation, Reply, State, StepContext, choice_or_text
+from handlers.errors import InputRejected
+from handlers.prompts import PromptKind, prompt_windows
+from handlers.types import Document, Incoming, Outgoing
+from handlers.windows import WindowState, window_standings
+from report.errors import DraftError
+from report.messages import ISSUE_LINE
+from report.normalise import normalise_item
+from storage.models import Issue
+from storage.repositories import submissions
+
+SUBSECTION_PREFIX = "sub:"
+PREVIEW_CHARS = 30
+
+
+def issue_line(issue: Issue) -> str:
+    return ISSUE_LINE.format(year=issue.year, number=issue.number, total=issue.total_number)
+
+
+async def show_status(ctx: StepContext) -> Reply:
+    require_role(ctx, EDITOR_ROLES, messages.EDITOR_ONLY)
+    issue = await latest_issue(ctx)
+    standings = await window_standings(ctx.session, issue)
+
+    def named(state: WindowState) -> list[str]:
+        return [s.window.name for s in standings if s.state == state]
+
+    text = messages.status_report(
+        issue_line(issue),
+        period_of(issue),
+        named(WindowState.SUBMITTED),
+        named(WindowState.NO_NEWS),
+        named(WindowState.SILENT),
+        sum(s.item_count for s in standings),
+    )
+    return Reply([Outgoing(text)], "menu.main")
+
+
+async def remind_now(ctx: StepContext) -> Reply:
+    require_role(ctx, EDITOR_ROLES, messages.EDITOR_ONLY)
+    issue = await latest_issue(ctx)
+    count = await prompt_windows(ctx.session, issue, PromptKind.REMIND, ctx.now)
+    return Reply([Outgoing(messages.reminded(count))], "menu.main")
+
+
+async def compile_now(ctx: StepContext) -> Reply:
+    require_role(ctx, EDITOR_ROLES, messages.EDITOR_ONLY)
+    issue = await latest_issue(ctx)
+    issue_date = issue.issue_date or ctx.now.date()
+    try:
+        compiled = await compile_issue(ctx.session, issue, ctx.settings.template, issue_date)
+    except DraftError as error:
+        raise InputRejected(error.user_message) from error
+    counts = [messages.subsection_count(t, n) for t, n in compiled.subsection_counts]
+    document = Document(compiled.filename(".docx"), compiled.docx, DOCX_MEDIA_TYPE)
+    text = messages.draft_ready(issue_line(issue), counts, list(compiled.silent_windows))
+    return Reply([Outgoing(text, document=document)], END)
+
+
+async def start_order(ctx: StepContext) -> Reply:
+    require_role(ctx, EDITOR_ROLES, messages.EDITOR_ONLY)
+    issue = await latest_issue(ctx)
+    if not await submissions.issue_items(ctx.session, issue.id):
+        return Reply([Outgoing(messages.NOTHING_TO_ORDER)], "menu.main")
+    return Reply([], "order.subsection")
+
+
+async def _prompt_subsection(ctx: StepContext) -> list[Outgoing]:
+    issue = await latest_issue(ctx)
+    used = {item.subsection for item, _ in await submissions.issue_items(ctx.session, issue.id)}
+    choices = [
+        (SUBSECTION_PREFIX + sub.key, sub.title)
+        for sub in ctx.settings.template.subsections
+        if sub.key in used
+    ]
+    return [ask(messages.ORDER_ASK_SUBSECTION, *choices)]
+
+
+async def _handle_subsection(ctx: StepContext, update: Incoming) -> Reply:
+    value = choice_or_text(update)
+    keys = {sub.key for sub in ctx.settings.template.subsections}
+    if not value.startswith(SUBSECTION_PREFIX) or value[len(SUBSECTION_PREFIX):] not in keys:
+        raise InputRejected(messages.CHOOSE_NUMBER)
+    ctx.data["subsection"] = value[len(SUBSECTION_PREFIX):]
+    return Reply([], "order.list")
+
+
+async def _ordered_ids(ctx: StepContext, issue: Issue) -> dict[str, list[int]]:
+    """Item ids of each subsection in the current print order."""
+    grouped: dict[str, list[int]] = {}
+    for item, _ in await submissions.issue_items(ctx.session, issue.id):
+        grouped.setdefault(item.subsection, []).append(item.id)
+    return grouped
+
+
+async def _prompt_list(ctx: StepContext) -> list[Outgoing]:
+    issue = await latest_issue(ctx)
+    rows = [
+        (item, window)
+        for item, window in await submissions.issue_items(ctx.session, issue.id)
+        if item.subsection == ctx.data["subsection"]
+    ]
+    lines = []
+    for number, (item, window) in enumerate(rows, start=1):
+        text = normalise_item(item.text)
+        short = text if len(text) <= PREVIEW_CHARS else text[:PREVIEW_CHARS] + "……"
+        lines.append(f"（{number}）{window.name}：{short}")
+    return [Outgoing(messages.order_list(lines))]
+
+
+async def _handle_list(ctx: StepContext, update: Incoming) -> Reply:
+    issue = await latest_issue(ctx)
+    grouped = await _ordered_ids(ctx, issue)
+    current = grouped.get(str(ctx.data["subsection"]), [])
+    words = (update.text or "").replace("，", " ").replace(",", " ").replace("、", " ").split()
+    wanted = [int(w) for w in words if w.isdigit()]
+    if len(words) != len(wanted) or sorted(wanted) != list(range(1, len(current) + 1)):
+        raise InputRejected(messages.order_bad(len(current)))
+    grouped[str(ctx.data["subsection"])] = [current[n - 1] for n in wanted]
+    # Positions are global, so write the whole issue's order in template order.
+    ordered = [
+        item_id
+        for sub in ctx.settings.template.subsections
+        for item_id in grouped.get(sub.key, [])
+    ]
+    await submissions.set_positions(ctx.session, ordered)
+    return Reply([Outgoing(messages.ORDER_SAVED)], "menu.main")
+
+
+ORDER = Conversation(
+    name="order",
+    states={
+        "order.subsection": State(_prompt_subsection, _handle_subsection, messages.ORDER_HELP),
+        "order.list": State(_prompt_list, _handle_list, messages.ORDER_HELP),
+    },
+)

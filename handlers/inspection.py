@@ -1,0 +1,96 @@
+"""The inspector walks the hall checklist: one tap for the default verdict, or a finding."""
+
+from __future__ import annotations
+
+from handlers import messages
+from handlers.common import INSPECTION_ROLES, ask, latest_issue, require_role, require_text
+from handlers.conversation import END, Conversation, Reply, State, StepContext, choice_or_text
+from handlers.errors import InputRejected
+from handlers.types import Incoming, Outgoing
+from report.messages import chinese_numeral
+from report.normalise import normalise_item
+from storage.repositories import figures
+
+DEFAULT = "default"
+MAX_FINDING_CHARS = 1000
+
+
+async def start_inspection(ctx: StepContext) -> Reply:
+    require_role(ctx, INSPECTION_ROLES, messages.INSPECTOR_ONLY)
+    await latest_issue(ctx)
+    ctx.data["criterion_index"] = 0
+    ctx.data["verdicts"] = {}
+    return Reply([], "inspection.criterion")
+
+
+def _default_label(ctx: StepContext) -> str:
+    return ctx.settings.template.default_verdict.rstrip("。")
+
+
+async def _prompt_criterion(ctx: StepContext) -> list[Outgoing]:
+    index = int(ctx.data["criterion_index"])
+    criterion = ctx.settings.template.criteria[index]
+    return [
+        ask(
+            messages.ask_criterion(chinese_numeral(index + 1), criterion.label),
+            (DEFAULT, _default_label(ctx)),
+        )
+    ]
+
+
+async def _handle_criterion(ctx: StepContext, update: Incoming) -> Reply:
+    template = ctx.settings.template
+    if choice_or_text(update) in (DEFAULT, _default_label(ctx), template.default_verdict):
+        verdict = template.default_verdict
+    else:
+        finding = require_text(update)
+        if len(finding) > MAX_FINDING_CHARS:
+            raise InputRejected(messages.text_too_long(MAX_FINDING_CHARS, len(finding)))
+        verdict = normalise_item(finding)
+    index = int(ctx.data["criterion_index"])
+    ctx.data["verdicts"][template.criteria[index].key] = verdict
+    ctx.data["criterion_index"] = index + 1
+    done = index + 1 >= len(template.criteria)
+    return Reply([], "inspection.preview" if done else "inspection.criterion")
+
+
+async def _prompt_preview(ctx: StepContext) -> list[Outgoing]:
+    template = ctx.settings.template
+    verdicts: dict[str, str] = ctx.data["verdicts"]
+    lines = [
+        f"（{chinese_numeral(i)}）{c.label}{verdicts[c.key]}"
+        for i, c in enumerate(template.criteria, start=1)
+    ]
+    return [
+        ask(
+            messages.INSPECTION_PREVIEW.format(lines="\n".join(lines)),
+            ("save", messages.LABEL_SAVE),
+            ("again", messages.LABEL_REENTER),
+            ("cancel", messages.LABEL_CANCEL),
+        )
+    ]
+
+
+async def _handle_preview(ctx: StepContext, update: Incoming) -> Reply:
+    value = choice_or_text(update)
+    if value == "again":
+        return await start_inspection(ctx)
+    if value == "cancel":
+        return Reply([Outgoing(messages.CANCELLED)], END)
+    if value != "save":
+        raise InputRejected(messages.CHOOSE_NUMBER)
+    member_id = require_role(ctx, INSPECTION_ROLES, messages.INSPECTOR_ONLY)
+    issue = await latest_issue(ctx)
+    await figures.save_verdicts(ctx.session, issue.id, ctx.data["verdicts"], member_id, ctx.now)
+    return Reply([Outgoing(messages.INSPECTION_SAVED)], END)
+
+
+INSPECTION = Conversation(
+    name="inspection",
+    states={
+        "inspection.criterion": State(
+            _prompt_criterion, _handle_criterion, messages.INSPECTION_HELP
+        ),
+        "inspection.preview": State(_prompt_preview, _handle_preview, messages.INSPECTION_HELP),
+    },
+)

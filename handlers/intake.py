@@ -1,0 +1,167 @@
+"""Window staff submit their week's news items: subsection, text, preview, confirm."""
+
+from __future__ import annotations
+
+from handlers import messages
+from handlers.common import ask, clean_text, member_window, open_issue, require_text
+from handlers.conversation import END, Conversation, Reply, State, StepContext, choice_or_text
+from handlers.errors import InputRejected
+from handlers.types import Incoming, Outgoing
+from report.normalise import normalise_item
+from storage.models import ItemStatus
+from storage.repositories import submissions
+
+SUBSECTION_PREFIX = "sub:"
+
+
+async def start_intake(ctx: StepContext) -> Reply:
+    """Begin a new item: ask for the subsection unless there is only one."""
+    await open_issue(ctx)
+    await member_window(ctx)
+    for key in ("edit_item", "subsection", "text"):
+        ctx.data.pop(key, None)
+    subsections = ctx.settings.template.subsections
+    if len(subsections) == 1:
+        ctx.data["subsection"] = subsections[0].key
+        return Reply([], "intake.text")
+    return Reply([], "intake.subsection")
+
+
+def _subsection_title(ctx: StepContext) -> str:
+    return ctx.settings.template.subsection(str(ctx.data["subsection"])).title
+
+
+async def _prompt_subsection(ctx: StepContext) -> list[Outgoing]:
+    subsections = ctx.settings.template.subsections
+    return [
+        ask(messages.ASK_SUBSECTION, *((SUBSECTION_PREFIX + s.key, s.title) for s in subsections))
+    ]
+
+
+async def _handle_subsection(ctx: StepContext, update: Incoming) -> Reply:
+    value = choice_or_text(update)
+    keys = {s.key for s in ctx.settings.template.subsections}
+    key = value.removeprefix(SUBSECTION_PREFIX)
+    if not value.startswith(SUBSECTION_PREFIX) or key not in keys:
+        raise InputRejected(messages.CHOOSE_NUMBER)
+    ctx.data["subsection"] = key
+    return Reply([], "intake.text")
+
+
+async def _prompt_text(ctx: StepContext) -> list[Outgoing]:
+    if "edit_item" in ctx.data:
+        return [Outgoing(messages.ASK_NEW_TEXT)]
+    return [Outgoing(messages.ask_text(_subsection_title(ctx)))]
+
+
+async def _handle_text(ctx: StepContext, update: Incoming) -> Reply:
+    text = require_text(update)
+    limit = ctx.settings.max_item_chars
+    if len(text) > limit:
+        raise InputRejected(messages.text_too_long(limit, len(text)))
+    ctx.data["text"] = text
+    return Reply([], "intake.preview")
+
+
+async def _prompt_preview(ctx: StepContext) -> list[Outgoing]:
+    text = normalise_item(str(ctx.data["text"]))
+    confirm = messages.LABEL_SAVE_EDIT if "edit_item" in ctx.data else messages.LABEL_CONFIRM
+    return [
+        ask(
+            messages.preview(_subsection_title(ctx), text),
+            ("confirm", confirm),
+            ("change", messages.LABEL_CHANGE),
+            ("cancel", messages.LABEL_CANCEL),
+        )
+    ]
+
+
+async def _handle_preview(ctx: StepContext, update: Incoming) -> Reply:
+    value = choice_or_text(update)
+    if value == "change":
+        return Reply([], "intake.text")
+    if value == "cancel":
+        return Reply([Outgoing(messages.CANCELLED)], END)
+    if value != "confirm":
+        raise InputRejected(messages.CHOOSE_NUMBER)
+    issue = await open_issue(ctx)
+    window = await member_window(ctx)
+    assert ctx.member is not None  # member_window checked it
+    text = clean_text(str(ctx.data["text"]))
+    subsection = str(ctx.data["subsection"])
+    if "edit_item" in ctx.data:
+        item = await submissions.get_item(ctx.session, int(ctx.data["edit_item"]))
+        if item is None or item.status != ItemStatus.CONFIRMED or item.issue_id != issue.id:
+            raise InputRejected(messages.ITEM_GONE)
+        if item.window_id != window.id:
+            raise InputRejected(messages.NOT_YOUR_ITEM)
+        await submissions.revise_item(
+            ctx.session, item, text=text, subsection=subsection, editor_id=ctx.member.id,
+            now=ctx.now,
+        )
+        ctx.data.pop("edit_item")
+        return Reply([Outgoing(messages.EDITED)], "items.list")
+    await submissions.add_item(
+        ctx.session,
+        issue_id=issue.id,
+        window_id=window.id,
+        subsection=subsection,
+        text=text,
+        author_id=ctx.member.id,
+        now=ctx.now,
+    )
+    # An item outranks an earlier 本周无动态.
+    report = await submissions.window_report(ctx.session, issue.id, window.id)
+    if report is not None and report.no_news:
+        await submissions.set_no_news(ctx.session, issue.id, window.id, False, ctx.member.id, ctx.now)
+    return Reply([], "intake.more")
+
+
+async def _window_count(ctx: StepContext) -> int:
+    issue = await open_issue(ctx)
+    window = await member_window(ctx)
+    return len(await submissions.window_items(ctx.session, issue.id, window.id))
+
+
+async def _prompt_more(ctx: StepContext) -> list[Outgoing]:
+    return [
+        ask(
+            messages.submitted(await _window_count(ctx)),
+            ("add", messages.LABEL_ADD_MORE),
+            ("done", messages.LABEL_DONE),
+        )
+    ]
+
+
+async def _handle_more(ctx: StepContext, update: Incoming) -> Reply:
+    value = choice_or_text(update)
+    if value == "add":
+        return await start_intake(ctx)
+    if value == "done":
+        return Reply([Outgoing(messages.finished(await _window_count(ctx)))], END)
+    raise InputRejected(messages.CHOOSE_NUMBER)
+
+
+async def record_no_news(ctx: StepContext) -> Reply:
+    """The window says it has nothing this week (本周无动态)."""
+    issue = await open_issue(ctx)
+    window = await member_window(ctx)
+    assert ctx.member is not None
+    count = len(await submissions.window_items(ctx.session, issue.id, window.id))
+    if count:
+        raise InputRejected(messages.no_news_but_items(count))
+    await submissions.set_no_news(ctx.session, issue.id, window.id, True, ctx.member.id, ctx.now)
+    return Reply([Outgoing(messages.no_news_recorded(window.name))], END)
+
+
+INTAKE = Conversation(
+    name="intake",
+    states={
+        "intake.subsection": State(
+            _prompt_subsection, _handle_subsection, messages.ASK_SUBSECTION_HELP
+        ),
+        "intake.text": State(_prompt_text, _handle_text, messages.ASK_TEXT_HELP),
+        "intake.preview": State(_prompt_preview, _handle_preview, messages.PREVIEW_HELP),
+        "intake.more": State(_prompt_more, _handle_more, messages.MORE_HELP),
+    },
+)

@@ -1,0 +1,242 @@
+"""Every word the bot says to window staff, editors and inspectors, in one place."""
+
+from __future__ import annotations
+
+from typing import Final
+
+# --- general ---
+HELP_SUFFIX: Final = "任何时候发送“取消”可放弃当前操作，发送“帮助”查看说明。"
+CANCELLED: Final = "已取消。"
+TIMED_OUT: Final = "上次的操作时间过长，已自动取消。"
+NOT_UNDERSTOOD: Final = "没有看懂这条消息。请回复选项前的数字，或直接点选项。"
+EMPTY_MESSAGE: Final = "消息是空的，请重新发送。"
+UNSUPPORTED_MESSAGE: Final = "目前只能处理文字消息，请用文字回复。"
+INTERNAL_ERROR: Final = "系统暂时出了点问题，刚才的消息没有保存，请稍后再发一次。"
+CHOOSE_NUMBER: Final = "请回复选项前的数字，或直接点选项。"
+MENU_PROMPT: Final = "请选择要做的事："
+NO_OPEN_ISSUE: Final = "目前没有正在收集的周报，开始收集时会通知你。"
+ISSUE_CLOSED: Final = "本期周报已截止收集，如需补充请联系编辑。"
+
+# --- binding ---
+WELCOME_UNBOUND: Final = (
+    "你好，这里是窗口工作周报助手。请先发送管理员提供的邀请码完成绑定；"
+    "如果还没有邀请码，请联系大厅管理员索取。"
+)
+INVITE_INVALID: Final = "邀请码无效、已使用或已过期，请向管理员索取新的邀请码。"
+ROLE_NAMES: Final = {
+    "staff": "报送人员",
+    "editor": "编辑",
+    "inspector": "巡查人员",
+    "admin": "管理员",
+}
+
+
+def bound(place: str, role: str) -> str:
+    return f"绑定成功：你已成为{place}的{ROLE_NAMES.get(role, role)}。"
+
+
+HALL: Final = "大厅"
+
+# --- menu labels ---
+LABEL_SUBMIT: Final = "提交动态"
+LABEL_NO_NEWS: Final = "本周无动态"
+LABEL_MY_ITEMS: Final = "查看/修改已交动态"
+LABEL_HELP: Final = "帮助"
+LABEL_STATUS: Final = "本期报送情况"
+LABEL_REMIND: Final = "提醒未报送窗口"
+LABEL_COMPILE: Final = "生成草稿"
+LABEL_ORDER: Final = "调整动态顺序"
+LABEL_STATISTICS: Final = "录入统计数据"
+LABEL_INSPECTION: Final = "录入大厅巡查"
+CANCEL_WORDS: Final = frozenset({"取消", "/cancel", "退出"})
+HELP_WORDS: Final = frozenset({"帮助", "/help", "？", "?"})
+NO_NEWS_WORDS: Final = frozenset({"本周无动态", "无动态", "本周无"})
+
+
+def weekly_prompt(window_name: str, period: str) -> str:
+    return f"{window_name}：请提交本周{period}工作动态。没有动态请回复“本周无动态”。"
+
+
+def reminder(window_name: str, period: str) -> str:
+    return (
+        f"提醒：{window_name}还没有提交本周{period}工作动态。"
+        "请尽快提交；没有动态请回复“本周无动态”。"
+    )
+
+
+STAFF_HELP: Final = (
+    "你可以：\n"
+    "1. 提交动态：选择栏目，发送一段文字，确认后即提交；\n"
+    "2. 本周无动态：本周没有可报送的内容时回复；\n"
+    "3. 查看/修改已交动态：截止前可以修改或撤回本窗口已交的动态。\n" + HELP_SUFFIX
+)
+EDITOR_HELP: Final = (
+    "你可以查看本期各窗口报送情况、提醒未报送的窗口、录入统计数据、调整动态顺序、"
+    "生成草稿。\n" + HELP_SUFFIX
+)
+INSPECTOR_HELP: Final = "你可以录入本周大厅巡查情况：逐项点选“总体情况良好”，或直接发送发现的问题。\n" + HELP_SUFFIX
+
+# --- intake ---
+ASK_SUBSECTION: Final = "请选择这条动态所属的栏目："
+ASK_SUBSECTION_HELP: Final = "回复栏目前的数字选择栏目。" + HELP_SUFFIX
+
+
+def ask_text(subsection_title: str) -> str:
+    return f"栏目：{subsection_title}\n请发送动态内容，一条动态一段文字。"
+
+
+ASK_TEXT_HELP: Final = (
+    "直接发送这条动态的文字即可，标点和空格会自动规范，不必加编号。" + HELP_SUFFIX
+)
+
+
+def text_too_long(limit: int, length: int) -> str:
+    return f"这条动态有 {length} 字，超过了 {limit} 字的上限，未保存。请精简或拆成几条后重新发送。"
+
+
+def preview(subsection_title: str, text: str) -> str:
+    return f"请核对（标点已按公文规范调整）：\n【{subsection_title}】\n{text}"
+
+
+LABEL_CONFIRM: Final = "确认提交"
+LABEL_CHANGE: Final = "修改内容"
+LABEL_CANCEL: Final = "取消"
+PREVIEW_HELP: Final = "回复 1 提交这条动态，2 重新发送内容，3 放弃。" + HELP_SUFFIX
+
+
+def submitted(count: int) -> str:
+    return f"已提交。本窗口本期已交 {count} 条动态。还要继续添加吗？"
+
+
+LABEL_ADD_MORE: Final = "继续添加"
+LABEL_DONE: Final = "完成"
+MORE_HELP: Final = "回复 1 再添加一条动态，2 结束。" + HELP_SUFFIX
+
+
+def finished(count: int) -> str:
+    return f"好的，本期共收到本窗口 {count} 条动态，谢谢！截止前仍可修改或撤回。"
+
+
+def no_news_recorded(window_name: str) -> str:
+    return f"已记录：{window_name}本周无动态。如有新动态，截止前仍可提交。"
+
+
+def no_news_but_items(count: int) -> str:
+    return (
+        f"本窗口本期已提交 {count} 条动态，不能再报“本周无动态”。"
+        "如需撤回，请选择“查看/修改已交动态”。"
+    )
+
+
+# --- list, edit, withdraw ---
+NO_ITEMS_YET: Final = "本窗口本期还没有提交动态。"
+
+
+def item_list(lines: list[str]) -> str:
+    return "本窗口本期已交动态：\n" + "\n".join(lines) + "\n请选择要处理的一条："
+
+
+def item_line(index: int, subsection_title: str, text: str) -> str:
+    return f"{index}.【{subsection_title}】{text}"
+
+
+def item_choice(index: int) -> str:
+    return f"第{index}条"
+
+
+LABEL_BACK: Final = "返回"
+LIST_HELP: Final = "回复序号选择一条动态，然后可以修改或撤回。" + HELP_SUFFIX
+ITEM_ACTION: Final = "要对这条动态做什么？\n{text}"
+LABEL_EDIT: Final = "修改"
+LABEL_WITHDRAW: Final = "撤回"
+ITEM_ACTION_HELP: Final = "回复 1 修改文字，2 撤回这条动态，3 返回列表。" + HELP_SUFFIX
+ASK_NEW_TEXT: Final = "请发送修改后的完整内容："
+EDITED: Final = "已修改。"
+WITHDRAWN: Final = "已撤回这条动态。"
+NOT_YOUR_ITEM: Final = "只能处理本窗口自己提交的动态。"
+ITEM_GONE: Final = "这条动态已被撤回或不存在。"
+STAFF_ONLY: Final = "只有窗口报送人员可以提交动态。"
+LABEL_SAVE_EDIT: Final = "确认修改"
+
+# --- statistics ---
+
+
+def ask_figure(label: str, kind: str, cum_start: str, cum_end: str) -> str:
+    return f"请输入{label}{kind}件数（{cum_start}至{cum_end}累计）："
+
+
+KIND_ACCEPTED: Final = "受理"
+KIND_COMPLETED: Final = "办结"
+STATISTICS_HELP: Final = (
+    "请发送一个整数，例如 617058；可带千位分隔符（617,058）或全角数字。" + HELP_SUFFIX
+)
+NOT_A_NUMBER: Final = "请发送一个整数，例如 617058。"
+STATISTICS_PREVIEW: Final = "请核对统计数据：\n{sentence}"
+STATISTICS_SAVED: Final = "统计数据已保存。"
+LABEL_SAVE: Final = "确认保存"
+LABEL_REENTER: Final = "重新录入"
+EDITOR_ONLY: Final = "只有编辑可以做这件事。"
+
+# --- inspection ---
+
+
+def ask_criterion(numeral: str, label: str) -> str:
+    return f"（{numeral}）{label}\n一切正常请点“总体情况良好”；发现问题请直接发送情况说明。"
+
+
+INSPECTION_HELP: Final = "回复 1 表示总体情况良好，或直接发送这一项的巡查情况。" + HELP_SUFFIX
+INSPECTION_PREVIEW: Final = "请核对本周大厅巡查情况：\n{lines}"
+INSPECTION_SAVED: Final = "大厅巡查情况已保存。"
+INSPECTOR_ONLY: Final = "只有巡查人员或编辑可以录入大厅巡查情况。"
+
+# --- editor ---
+
+
+def status_report(issue_line: str, period: str, submitted: list[str], no_news: list[str],
+                  silent: list[str], item_count: int) -> str:
+    def names(values: list[str]) -> str:
+        return "、".join(values) if values else "无"
+
+    return (
+        f"{issue_line} {period}\n"
+        f"已提交（{len(submitted)}）：{names(submitted)}\n"
+        f"本周无动态（{len(no_news)}）：{names(no_news)}\n"
+        f"未报送（{len(silent)}）：{names(silent)}\n"
+        f"共 {item_count} 条动态。"
+    )
+
+
+def reminded(count: int) -> str:
+    return f"已向 {count} 个未报送窗口发送提醒。" if count else "所有窗口都已报送，无需提醒。"
+
+
+def draft_ready(issue_line: str, counts: list[str], silent: list[str]) -> str:
+    silent_text = "、".join(silent) if silent else "无"
+    return (
+        f"{issue_line}草稿已生成，请审阅。\n"
+        + "\n".join(counts)
+        + f"\n未报送窗口（未列入周报）：{silent_text}"
+    )
+
+
+def subsection_count(title: str, count: int) -> str:
+    return f"{title}：{count} 条"
+
+
+ORDER_ASK_SUBSECTION: Final = "要调整哪个栏目的动态顺序？"
+
+
+def order_list(lines: list[str]) -> str:
+    return (
+        "当前顺序：\n" + "\n".join(lines)
+        + "\n请按新的顺序发送序号，用空格分开，例如：2 1 3"
+    )
+
+
+def order_bad(count: int) -> str:
+    return f"请把 1 到 {count} 每个序号各写一次，用空格分开，例如：2 1 3"
+
+
+ORDER_SAVED: Final = "顺序已保存。"
+ORDER_HELP: Final = "按希望的先后顺序发送各条动态的序号，用空格分开。" + HELP_SUFFIX
+NOTHING_TO_ORDER: Final = "本期还没有可排序的动态。"

@@ -1,0 +1,70 @@
+"""The weekly prompt and the reminders, written to the outbox for each window's staff."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from handlers import messages
+from handlers.common import period_of
+from handlers.delivery import enqueue, member_key
+from handlers.menu import STAFF_MENU, menu_message
+from handlers.types import Envelope
+from handlers.windows import WindowState, window_standings
+from storage.models import Issue
+from storage.repositories import conversations, members
+
+
+class PromptKind(StrEnum):
+    OPEN = "open"
+    REMIND = "remind"
+
+
+async def prompt_windows(
+    session: AsyncSession,
+    issue: Issue,
+    kind: PromptKind,
+    now: datetime,
+    *,
+    label: str = "",
+) -> int:
+    """Queue the prompt (to every window) or a reminder (to silent windows); return windows.
+
+    `label` distinguishes reminders of the same issue (e.g. "2022-09-15T15:00"): each
+    (issue, window, member, kind, label) goes out once however often this runs. An empty
+    label with REMIND means an editor's manual reminder, which may be repeated.
+    """
+    period = period_of(issue)
+    reached = 0
+    for standing in await window_standings(session, issue):
+        if kind == PromptKind.REMIND and standing.state != WindowState.SILENT:
+            continue
+        staff = await members.members_of_window(session, standing.window.id)
+        if not staff:
+            continue
+        reached += 1
+        name = standing.window.name
+        text = (
+            messages.weekly_prompt(name, period)
+            if kind == PromptKind.OPEN
+            else messages.reminder(name, period)
+        )
+        for member in staff:
+            key = member_key(member)
+            dedupe = None
+            if kind == PromptKind.OPEN or label:
+                dedupe = f"{kind}:{issue.id}:{label}:{member.id}"
+            queued = await enqueue(
+                session, Envelope(key, menu_message(text, STAFF_MENU), dedupe), now
+            )
+            # Let a typed "1" answer the prompt's menu, unless they are mid-conversation.
+            if queued and await conversations.load_state(
+                session, key.channel, key.chat_id, key.user_id
+            ) is None:
+                await conversations.save_state(
+                    session, key.channel, key.chat_id, key.user_id,
+                    conversation="menu", state="menu.main", data={}, now=now,
+                )
+    return reached

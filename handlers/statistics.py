@@ -1,0 +1,109 @@
+"""The editor enters the platform's year-to-date figures for section 一."""
+
+from __future__ import annotations
+
+from handlers import messages
+from handlers.common import EDITOR_ROLES, ask, latest_issue, require_role
+from handlers.conversation import END, Conversation, Reply, State, StepContext, choice_or_text
+from handlers.errors import InputRejected
+from handlers.types import Incoming, Outgoing
+from report.bulletin import Figures, IssueContent
+from report.compile import statistics_sentence
+from report.dates import format_date
+from report.normalise import parse_count
+from storage.models import Issue
+from storage.repositories import figures
+
+KINDS = ("accepted", "completed")
+
+
+async def start_statistics(ctx: StepContext) -> Reply:
+    require_role(ctx, EDITOR_ROLES, messages.EDITOR_ONLY)
+    await latest_issue(ctx)
+    ctx.data["stats_index"] = 0
+    ctx.data["figures"] = {}
+    return Reply([], "stats.figure")
+
+
+def _position(ctx: StepContext) -> tuple[str, str, str]:
+    """The (category key, category label, kind) the current question asks for."""
+    categories = ctx.settings.template.statistics_categories
+    index = int(ctx.data["stats_index"])
+    category = categories[index // len(KINDS)]
+    return category.key, category.label, KINDS[index % len(KINDS)]
+
+
+async def _prompt_figure(ctx: StepContext) -> list[Outgoing]:
+    issue = await latest_issue(ctx)
+    _, label, kind = _position(ctx)
+    word = messages.KIND_ACCEPTED if kind == "accepted" else messages.KIND_COMPLETED
+    cum_start = format_date(issue.period_end.replace(month=1, day=1))
+    return [Outgoing(messages.ask_figure(label, word, cum_start, format_date(issue.period_end)))]
+
+
+async def _handle_figure(ctx: StepContext, update: Incoming) -> Reply:
+    count = parse_count(update.text or "")
+    if count is None:
+        raise InputRejected(messages.NOT_A_NUMBER)
+    key, _, kind = _position(ctx)
+    entered: dict[str, dict[str, int]] = ctx.data["figures"]
+    entered.setdefault(key, {})[kind] = count
+    ctx.data["stats_index"] = int(ctx.data["stats_index"]) + 1
+    total = len(ctx.settings.template.statistics_categories) * len(KINDS)
+    return Reply([], "stats.preview" if ctx.data["stats_index"] >= total else "stats.figure")
+
+
+def _figures(ctx: StepContext) -> dict[str, Figures]:
+    entered: dict[str, dict[str, int]] = ctx.data["figures"]
+    return {key: Figures(v["accepted"], v["completed"]) for key, v in entered.items()}
+
+
+def sentence_for(ctx: StepContext, issue: Issue, values: dict[str, Figures]) -> str:
+    content = IssueContent(
+        year=issue.year,
+        number=issue.number,
+        total_number=issue.total_number,
+        issue_date=issue.period_end,
+        period_start=issue.period_start,
+        period_end=issue.period_end,
+        items=(),
+        statistics=values,
+    )
+    return statistics_sentence(ctx.settings.template, content)
+
+
+async def _prompt_preview(ctx: StepContext) -> list[Outgoing]:
+    issue = await latest_issue(ctx)
+    sentence = sentence_for(ctx, issue, _figures(ctx))
+    return [
+        ask(
+            messages.STATISTICS_PREVIEW.format(sentence=sentence),
+            ("save", messages.LABEL_SAVE),
+            ("again", messages.LABEL_REENTER),
+            ("cancel", messages.LABEL_CANCEL),
+        )
+    ]
+
+
+async def _handle_preview(ctx: StepContext, update: Incoming) -> Reply:
+    value = choice_or_text(update)
+    if value == "again":
+        return await start_statistics(ctx)
+    if value == "cancel":
+        return Reply([Outgoing(messages.CANCELLED)], END)
+    if value != "save":
+        raise InputRejected(messages.CHOOSE_NUMBER)
+    member_id = require_role(ctx, EDITOR_ROLES, messages.EDITOR_ONLY)
+    issue = await latest_issue(ctx)
+    values = {key: (f.accepted, f.completed) for key, f in _figures(ctx).items()}
+    await figures.save_statistics(ctx.session, issue.id, values, member_id, ctx.now)
+    return Reply([Outgoing(messages.STATISTICS_SAVED)], "menu.main")
+
+
+STATISTICS = Conversation(
+    name="stats",
+    states={
+        "stats.figure": State(_prompt_figure, _handle_figure, messages.STATISTICS_HELP),
+        "stats.preview": State(_prompt_preview, _handle_preview, messages.STATISTICS_HELP),
+    },
+)

@@ -1,0 +1,89 @@
+"""Members (channel identities bound to a window and role) and their invite codes."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.models import Invite, Member
+
+
+async def get_member(session: AsyncSession, channel: str, user_id: str) -> Member | None:
+    result = await session.scalars(
+        select(Member).where(
+            Member.channel == channel, Member.user_id == user_id, Member.active.is_(True)
+        )
+    )
+    return result.first()
+
+
+async def create_invite(
+    session: AsyncSession,
+    code: str,
+    window_id: int | None,
+    role: str,
+    now: datetime,
+    expires_at: datetime,
+) -> Invite:
+    invite = Invite(
+        code=code, window_id=window_id, role=role, created_at=now, expires_at=expires_at
+    )
+    session.add(invite)
+    await session.flush()
+    return invite
+
+
+async def usable_invite(session: AsyncSession, code: str, now: datetime) -> Invite | None:
+    """Return the invite with `code` if it is unused and not expired."""
+    invite = await session.get(Invite, code)
+    if invite is None or invite.used_at is not None or invite.expires_at <= now:
+        return None
+    return invite
+
+
+async def bind_member(
+    session: AsyncSession,
+    invite: Invite,
+    channel: str,
+    user_id: str,
+    chat_id: str,
+    display_name: str,
+    now: datetime,
+) -> Member:
+    """Bind the identity to the invite's window and role, using up the invite."""
+    result = await session.scalars(
+        select(Member).where(Member.channel == channel, Member.user_id == user_id)
+    )
+    member = result.first()
+    if member is None:
+        member = Member(channel=channel, user_id=user_id, bound_at=now)
+        session.add(member)
+    member.chat_id = chat_id
+    member.display_name = display_name
+    member.window_id = invite.window_id
+    member.role = invite.role
+    member.bound_at = now
+    member.active = True
+    await session.flush()
+    invite.used_at = now
+    invite.used_by = member.id
+    await session.flush()
+    return member
+
+
+async def members_of_window(session: AsyncSession, window_id: int) -> list[Member]:
+    result = await session.scalars(
+        select(Member)
+        .where(Member.window_id == window_id, Member.active.is_(True))
+        .order_by(Member.id)
+    )
+    return list(result.all())
+
+
+async def members_with_role(session: AsyncSession, role: str) -> list[Member]:
+    result = await session.scalars(
+        select(Member).where(Member.role == role, Member.active.is_(True)).order_by(Member.id)
+    )
+    return list(result.all())

@@ -1,0 +1,112 @@
+"""The outbox: messages written in the same transaction as the state change that caused them."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, cast
+
+from sqlalchemy import CursorResult, func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.models import OutboxMessage, OutboxStatus
+from storage.repositories._upsert import insert_for
+
+
+async def enqueue(
+    session: AsyncSession,
+    *,
+    channel: str,
+    chat_id: str,
+    user_id: str,
+    payload: dict[str, Any],
+    now: datetime,
+    document_name: str | None = None,
+    document: bytes | None = None,
+    dedupe_key: str | None = None,
+) -> bool:
+    """Queue a message; False if a message with the same `dedupe_key` was queued before."""
+    stmt = (
+        insert_for(session, OutboxMessage)
+        .values(
+            channel=channel,
+            chat_id=chat_id,
+            user_id=user_id,
+            payload=payload,
+            document_name=document_name,
+            document=document,
+            status=OutboxStatus.QUEUED,
+            attempts=0,
+            dedupe_key=dedupe_key,
+            created_at=now,
+            next_attempt_at=now,
+        )
+        .on_conflict_do_nothing(index_elements=["dedupe_key"])
+    )
+    result = await session.execute(stmt)
+    return bool(cast(CursorResult[Any], result).rowcount)
+
+
+async def due_messages(
+    session: AsyncSession,
+    channel: str,
+    now: datetime,
+    *,
+    chat_id: str | None = None,
+    limit: int = 100,
+) -> list[OutboxMessage]:
+    """Queued messages of the channel whose time has come, oldest first."""
+    stmt = select(OutboxMessage).where(
+        OutboxMessage.channel == channel,
+        OutboxMessage.status == OutboxStatus.QUEUED,
+        OutboxMessage.next_attempt_at <= now,
+    )
+    if chat_id is not None:
+        stmt = stmt.where(OutboxMessage.chat_id == chat_id)
+    result = await session.scalars(stmt.order_by(OutboxMessage.id).limit(limit))
+    return list(result.all())
+
+
+async def mark_sent(session: AsyncSession, message_id: int, now: datetime) -> None:
+    await session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.id == message_id)
+        .values(
+            status=OutboxStatus.SENT,
+            sent_at=now,
+            attempts=OutboxMessage.attempts + 1,
+            document=None,  # the file is in the chat now; keep the row small
+        )
+    )
+
+
+async def mark_retry(
+    session: AsyncSession, message_id: int, error: str, next_attempt_at: datetime
+) -> None:
+    await session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.id == message_id)
+        .values(
+            attempts=OutboxMessage.attempts + 1,
+            last_error=error,
+            next_attempt_at=next_attempt_at,
+        )
+    )
+
+
+async def mark_failed(session: AsyncSession, message_id: int, error: str) -> None:
+    await session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.id == message_id)
+        .values(
+            status=OutboxStatus.FAILED,
+            attempts=OutboxMessage.attempts + 1,
+            last_error=error,
+        )
+    )
+
+
+async def counts_by_status(session: AsyncSession) -> dict[str, int]:
+    result = await session.execute(
+        select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status)
+    )
+    return {status: count for status, count in result.tuples().all()}

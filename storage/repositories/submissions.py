@@ -1,0 +1,159 @@
+"""Items windows submit, their revisions, and each window's answer for an issue."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.models import Item, ItemRevision, ItemStatus, Window, WindowReport
+
+
+async def add_item(
+    session: AsyncSession,
+    *,
+    issue_id: int,
+    window_id: int,
+    subsection: str,
+    text: str,
+    author_id: int,
+    now: datetime,
+    late: bool = False,
+) -> Item:
+    item = Item(
+        issue_id=issue_id,
+        window_id=window_id,
+        subsection=subsection,
+        text=text,
+        status=ItemStatus.CONFIRMED,
+        author_id=author_id,
+        late=late,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(item)
+    await session.flush()
+    return item
+
+
+async def get_item(session: AsyncSession, item_id: int) -> Item | None:
+    return await session.get(Item, item_id)
+
+
+async def window_items(session: AsyncSession, issue_id: int, window_id: int) -> list[Item]:
+    """The window's confirmed items for the issue, oldest first."""
+    result = await session.scalars(
+        select(Item)
+        .where(
+            Item.issue_id == issue_id,
+            Item.window_id == window_id,
+            Item.status == ItemStatus.CONFIRMED,
+        )
+        .order_by(Item.created_at, Item.id)
+    )
+    return list(result.all())
+
+
+async def issue_items(session: AsyncSession, issue_id: int) -> list[tuple[Item, Window]]:
+    """Confirmed items of the issue in print order: editor's, else window order then time."""
+    result = await session.execute(
+        select(Item, Window)
+        .join(Window, Item.window_id == Window.id)
+        .where(Item.issue_id == issue_id, Item.status == ItemStatus.CONFIRMED)
+        .order_by(
+            Item.position.is_(None),  # positioned items first (False sorts before True)
+            Item.position,
+            Window.position,
+            Item.created_at,
+            Item.id,
+        )
+    )
+    return [(item, window) for item, window in result.tuples().all()]
+
+
+async def revise_item(
+    session: AsyncSession,
+    item: Item,
+    *,
+    text: str,
+    subsection: str,
+    editor_id: int,
+    now: datetime,
+) -> None:
+    """Change an item's text, keeping the previous text as a revision."""
+    session.add(
+        ItemRevision(
+            item_id=item.id,
+            text=item.text,
+            subsection=item.subsection,
+            edited_by=editor_id,
+            edited_at=now,
+        )
+    )
+    item.text = text
+    item.subsection = subsection
+    item.updated_at = now
+    await session.flush()
+
+
+async def item_revisions(session: AsyncSession, item_id: int) -> list[ItemRevision]:
+    result = await session.scalars(
+        select(ItemRevision).where(ItemRevision.item_id == item_id).order_by(ItemRevision.id)
+    )
+    return list(result.all())
+
+
+async def withdraw_item(session: AsyncSession, item: Item, now: datetime) -> None:
+    item.status = ItemStatus.WITHDRAWN
+    item.updated_at = now
+    await session.flush()
+
+
+async def set_positions(session: AsyncSession, ordered_item_ids: Sequence[int]) -> None:
+    """Store the editor's order for the given items (1-based within the list)."""
+    for position, item_id in enumerate(ordered_item_ids, start=1):
+        item = await session.get(Item, item_id)
+        if item is not None:
+            item.position = position
+    await session.flush()
+
+
+async def window_report(
+    session: AsyncSession, issue_id: int, window_id: int
+) -> WindowReport | None:
+    return await session.get(WindowReport, (issue_id, window_id))
+
+
+async def set_no_news(
+    session: AsyncSession,
+    issue_id: int,
+    window_id: int,
+    no_news: bool,
+    member_id: int | None,
+    now: datetime,
+) -> None:
+    report = await window_report(session, issue_id, window_id)
+    if report is None:
+        report = WindowReport(issue_id=issue_id, window_id=window_id)
+        session.add(report)
+    report.no_news = no_news
+    report.updated_by = member_id
+    report.updated_at = now
+    await session.flush()
+
+
+async def confirmed_counts(session: AsyncSession, issue_id: int) -> dict[int, int]:
+    """Window id → number of confirmed items in the issue."""
+    result = await session.execute(
+        select(Item.window_id, func.count())
+        .where(Item.issue_id == issue_id, Item.status == ItemStatus.CONFIRMED)
+        .group_by(Item.window_id)
+    )
+    return {window_id: count for window_id, count in result.tuples().all()}
+
+
+async def window_reports(session: AsyncSession, issue_id: int) -> dict[int, WindowReport]:
+    result = await session.scalars(select(WindowReport).where(WindowReport.issue_id == issue_id))
+    return {report.window_id: report for report in result.all()}
