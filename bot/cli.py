@@ -15,7 +15,7 @@ from typing import Any
 from bot import messages
 from bot.app import App, open_app_from
 from bot.channels.console import ConsoleChannel
-from bot.config import load_config, write_default_config
+from bot.config import write_default_config
 from bot.drafts import write_draft
 from bot.errors import BotError
 from bot.outbox import Dispatcher
@@ -139,8 +139,13 @@ async def cmd_issue_open(args: argparse.Namespace) -> None:
         async with app.sessions() as session, session.begin():
             try:
                 issue, created = await open_issue(
-                    session, app.calendar, day, app.numbering, app.clock(),
-                    number=args.number, total_number=args.total,
+                    session,
+                    app.calendar,
+                    day,
+                    app.numbering,
+                    app.clock(),
+                    number=args.number,
+                    total_number=args.total,
                 )
             except NoWorkingDays:
                 raise UsageError(messages.NO_WORKING_DAYS.format(day=day)) from None
@@ -220,8 +225,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--config", help=messages.CONFIG_HELP)
     commands = parser.add_subparsers(dest="command", metavar="命令", required=True)
 
-    def add(name: str, help_text: str, example: str, func: Command,
-            parent: Any = commands) -> argparse.ArgumentParser:
+    def add(
+        name: str, help_text: str, example: str, func: Command, parent: Any = commands
+    ) -> argparse.ArgumentParser:
         sub: argparse.ArgumentParser = parent.add_parser(
             name, help=help_text, description=help_text, epilog=f"例：{example}"
         )
@@ -230,34 +236,60 @@ def build_parser() -> argparse.ArgumentParser:
 
     add("init", "生成一份带注释的默认配置文件。", "zhoubao init", cmd_init)
 
-    chat_cmd = add("chat", "在终端里以某人的身份与机器人对话（控制台渠道）。",
-                   "zhoubao chat --as 商务厅小王", cmd_chat)
+    chat_cmd = add(
+        "chat",
+        "在终端里以某人的身份与机器人对话（控制台渠道）。",
+        "zhoubao chat --as 商务厅小王",
+        cmd_chat,
+    )
     chat_cmd.add_argument("--as", dest="name", required=True, help="对话者的名字，作为其身份")
 
-    invite = add("invite", "生成一次性邀请码，用于绑定窗口人员、编辑或巡查人员。",
-                 "zhoubao invite --window 商务厅 --role staff", cmd_invite)
+    invite = add(
+        "invite",
+        "生成一次性邀请码，用于绑定窗口人员、编辑或巡查人员。",
+        "zhoubao invite --window 商务厅 --role staff",
+        cmd_invite,
+    )
     invite.add_argument("--window", help="窗口名称或简称（报送人员必填）")
-    invite.add_argument("--role", default="staff", choices=[r.value for r in Role],
-                        help="角色：staff 报送人员、editor 编辑、inspector 巡查人员、admin 管理员")
+    invite.add_argument(
+        "--role",
+        default="staff",
+        choices=[r.value for r in Role],
+        help="角色：staff 报送人员、editor 编辑、inspector 巡查人员、admin 管理员",
+    )
 
-    issue = commands.add_parser("issue", help="管理周报期次。", description="管理周报期次。",
-                                epilog="例：zhoubao issue open --date 2022-09-14")
+    issue = commands.add_parser(
+        "issue",
+        help="管理周报期次。",
+        description="管理周报期次。",
+        epilog="例：zhoubao issue open --date 2022-09-14",
+    )
     issue_commands = issue.add_subparsers(dest="issue_command", metavar="子命令", required=True)
-    open_cmd = add("open", "开启某日所在一周的周报，并通知各窗口报送。",
-                   "zhoubao issue open --date 2022-09-14", cmd_issue_open, issue_commands)
+    open_cmd = add(
+        "open",
+        "开启某日所在一周的周报，并通知各窗口报送。",
+        "zhoubao issue open --date 2022-09-14",
+        cmd_issue_open,
+        issue_commands,
+    )
     open_cmd.add_argument("--date", help="该周内任一天，YYYY-MM-DD（默认今天）")
     open_cmd.add_argument("--number", type=int, help="本年期号（默认自动顺延）")
     open_cmd.add_argument("--total", type=int, help="总期号（默认自动顺延）")
 
-    draft = add("draft", "把当前一期汇编成周报草稿（Word 和 Markdown）。",
-                "zhoubao draft --issue-date 2022-10-21", cmd_draft)
+    draft = add(
+        "draft",
+        "把当前一期汇编成周报草稿（Word 和 Markdown）。",
+        "zhoubao draft --issue-date 2022-10-21",
+        cmd_draft,
+    )
     draft.add_argument("--issue-date", help="印发日期，YYYY-MM-DD（默认今天）")
     draft.add_argument("--out", help="输出目录（默认：数据目录下的 drafts）")
 
     add("status", "查看当前一期各窗口的报送情况和待发消息。", "zhoubao status", cmd_status)
 
-    demo = add("demo", "在临时目录中自动演示一周的报送与汇编，并给出草稿路径。",
-               "zhoubao demo", cmd_demo)
+    demo = add(
+        "demo", "在临时目录中自动演示一周的报送与汇编，并给出草稿路径。", "zhoubao demo", cmd_demo
+    )
     demo.add_argument("--dir", help="演示用的数据目录（默认新建临时目录）")
     demo.add_argument("--quiet", action="store_true", help="不显示对话过程")
     return parser

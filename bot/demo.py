@@ -133,6 +133,3 @@ class _Tee(io.TextIOBase):
         for sink in self._sinks:
             sink.write(text)
         return len(text)
-
-
-

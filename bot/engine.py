@@ -158,7 +158,11 @@ class Engine:
         if value is None:
             return update
         return Incoming(
-            update.key, update.update_id, update.received_at, update.text, value,
+            update.key,
+            update.update_id,
+            update.received_at,
+            update.text,
+            value,
             update.display_name,
         )
 

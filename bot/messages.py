@@ -4,12 +4,20 @@ from __future__ import annotations
 
 from typing import Final
 
-CLI_DESCRIPTION: Final = "zhoubao：窗口工作周报助手。向各部门窗口收集每周工作动态，并汇编成周报草稿。"
+CLI_DESCRIPTION: Final = (
+    "zhoubao：窗口工作周报助手。向各部门窗口收集每周工作动态，并汇编成周报草稿。"
+)
 CONFIG_HELP: Final = "配置文件路径（默认：环境变量 ZHOUBAO_CONFIG 或 ./zhoubao.toml）"
-INIT_WRITTEN: Final = "已生成配置文件：{path}\n请按实际情况修改窗口名单和编号，然后运行 zhoubao demo 或 zhoubao chat。"
+INIT_WRITTEN: Final = (
+    "已生成配置文件：{path}\n"
+    "请按实际情况修改窗口名单和编号，然后运行 zhoubao demo 或 zhoubao chat。"
+)
 CHAT_WELCOME: Final = "已以“{name}”的身份连接 zhoubao。直接输入消息后回车；Ctrl-D 退出。"
 CHAT_BYE: Final = "再见。"
-INVITE_CREATED: Final = "邀请码：{code}\n用途：{place}的{role}，{days} 天内有效，只能使用一次。\n请让对方把邀请码直接发给机器人。"
+INVITE_CREATED: Final = (
+    "邀请码：{code}\n用途：{place}的{role}，{days} 天内有效，只能使用一次。\n"
+    "请让对方把邀请码直接发给机器人。"
+)
 UNKNOWN_WINDOW: Final = "找不到窗口“{name}”。可用的窗口：{names}"
 WINDOW_REQUIRED: Final = "报送人员（staff）的邀请码必须用 --window 指定窗口。"
 BAD_DATE: Final = "日期“{value}”格式不对，应为 YYYY-MM-DD，例如 2022-09-14。"

@@ -14,7 +14,7 @@ from typing import Any, Final
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from handlers.types import Choice, ChatKey, Envelope, Incoming, Outgoing
+from handlers.types import ChatKey, Choice, Envelope, Incoming, Outgoing
 from report.bulletin import BulletinTemplate
 from storage.models import Member
 

@@ -86,9 +86,9 @@ async def _prompt_subsection(ctx: StepContext) -> list[Outgoing]:
 async def _handle_subsection(ctx: StepContext, update: Incoming) -> Reply:
     value = choice_or_text(update)
     keys = {sub.key for sub in ctx.settings.template.subsections}
-    if not value.startswith(SUBSECTION_PREFIX) or value[len(SUBSECTION_PREFIX):] not in keys:
+    if not value.startswith(SUBSECTION_PREFIX) or value[len(SUBSECTION_PREFIX) :] not in keys:
         raise InputRejected(messages.CHOOSE_NUMBER)
-    ctx.data["subsection"] = value[len(SUBSECTION_PREFIX):]
+    ctx.data["subsection"] = value[len(SUBSECTION_PREFIX) :]
     return Reply([], "order.list")
 
 
@@ -126,9 +126,7 @@ async def _handle_list(ctx: StepContext, update: Incoming) -> Reply:
     grouped[str(ctx.data["subsection"])] = [current[n - 1] for n in wanted]
     # Positions are global, so write the whole issue's order in template order.
     ordered = [
-        item_id
-        for sub in ctx.settings.template.subsections
-        for item_id in grouped.get(sub.key, [])
+        item_id for sub in ctx.settings.template.subsections for item_id in grouped.get(sub.key, [])
     ]
     await submissions.set_positions(ctx.session, ordered)
     return Reply([Outgoing(messages.ORDER_SAVED)], "menu.main")

@@ -96,7 +96,11 @@ async def _handle_preview(ctx: StepContext, update: Incoming) -> Reply:
         if item.window_id != window.id:
             raise InputRejected(messages.NOT_YOUR_ITEM)
         await submissions.revise_item(
-            ctx.session, item, text=text, subsection=subsection, editor_id=ctx.member.id,
+            ctx.session,
+            item,
+            text=text,
+            subsection=subsection,
+            editor_id=ctx.member.id,
             now=ctx.now,
         )
         ctx.data.pop("edit_item")
@@ -113,7 +117,9 @@ async def _handle_preview(ctx: StepContext, update: Incoming) -> Reply:
     # An item outranks an earlier 本周无动态.
     report = await submissions.window_report(ctx.session, issue.id, window.id)
     if report is not None and report.no_news:
-        await submissions.set_no_news(ctx.session, issue.id, window.id, False, ctx.member.id, ctx.now)
+        await submissions.set_no_news(
+            ctx.session, issue.id, window.id, False, ctx.member.id, ctx.now
+        )
     return Reply([], "intake.more")
 
 

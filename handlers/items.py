@@ -51,8 +51,10 @@ async def _prompt_list(ctx: StepContext) -> list[Outgoing]:
         messages.item_line(i, template.subsection(item.subsection).title, _short(item.text))
         for i, item in enumerate(items, start=1)
     ]
-    choices = [(f"{ITEM_PREFIX}{item.id}", messages.item_choice(i)) for i, item in
-               enumerate(items, start=1)]
+    choices = [
+        (f"{ITEM_PREFIX}{item.id}", messages.item_choice(i))
+        for i, item in enumerate(items, start=1)
+    ]
     return [ask(messages.item_list(lines), *choices, ("back", messages.LABEL_BACK))]
 
 
@@ -60,9 +62,9 @@ async def _handle_list(ctx: StepContext, update: Incoming) -> Reply:
     value = choice_or_text(update)
     if value == "back":
         return Reply([Outgoing(messages.CANCELLED)], END)
-    if not value.startswith(ITEM_PREFIX) or not value[len(ITEM_PREFIX):].isdigit():
+    if not value.startswith(ITEM_PREFIX) or not value[len(ITEM_PREFIX) :].isdigit():
         raise InputRejected(messages.CHOOSE_NUMBER)
-    item = await own_item(ctx, int(value[len(ITEM_PREFIX):]))
+    item = await own_item(ctx, int(value[len(ITEM_PREFIX) :]))
     ctx.data["item"] = item.id
     return Reply([], "items.action")
 

@@ -74,7 +74,9 @@ EDITOR_HELP: Final = (
     "你可以查看本期各窗口报送情况、提醒未报送的窗口、录入统计数据、调整动态顺序、"
     "生成草稿。\n" + HELP_SUFFIX
 )
-INSPECTOR_HELP: Final = "你可以录入本周大厅巡查情况：逐项点选“总体情况良好”，或直接发送发现的问题。\n" + HELP_SUFFIX
+INSPECTOR_HELP: Final = (
+    "你可以录入本周大厅巡查情况：逐项点选“总体情况良好”，或直接发送发现的问题。\n" + HELP_SUFFIX
+)
 
 # --- intake ---
 ASK_SUBSECTION: Final = "请选择这条动态所属的栏目："
@@ -192,8 +194,14 @@ INSPECTOR_ONLY: Final = "只有巡查人员或编辑可以录入大厅巡查情�
 # --- editor ---
 
 
-def status_report(issue_line: str, period: str, submitted: list[str], no_news: list[str],
-                  silent: list[str], item_count: int) -> str:
+def status_report(
+    issue_line: str,
+    period: str,
+    submitted: list[str],
+    no_news: list[str],
+    silent: list[str],
+    item_count: int,
+) -> str:
     def names(values: list[str]) -> str:
         return "、".join(values) if values else "无"
 
@@ -227,10 +235,7 @@ ORDER_ASK_SUBSECTION: Final = "要调整哪个栏目的动态顺序？"
 
 
 def order_list(lines: list[str]) -> str:
-    return (
-        "当前顺序：\n" + "\n".join(lines)
-        + "\n请按新的顺序发送序号，用空格分开，例如：2 1 3"
-    )
+    return "当前顺序：\n" + "\n".join(lines) + "\n请按新的顺序发送序号，用空格分开，例如：2 1 3"
 
 
 def order_bad(count: int) -> str:

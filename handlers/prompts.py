@@ -60,11 +60,19 @@ async def prompt_windows(
                 session, Envelope(key, menu_message(text, STAFF_MENU), dedupe), now
             )
             # Let a typed "1" answer the prompt's menu, unless they are mid-conversation.
-            if queued and await conversations.load_state(
-                session, key.channel, key.chat_id, key.user_id
-            ) is None:
+            if (
+                queued
+                and await conversations.load_state(session, key.channel, key.chat_id, key.user_id)
+                is None
+            ):
                 await conversations.save_state(
-                    session, key.channel, key.chat_id, key.user_id,
-                    conversation="menu", state="menu.main", data={}, now=now,
+                    session,
+                    key.channel,
+                    key.chat_id,
+                    key.user_id,
+                    conversation="menu",
+                    state="menu.main",
+                    data={},
+                    now=now,
                 )
     return reached

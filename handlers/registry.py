@@ -9,7 +9,6 @@ from handlers import editor, intake, items, menu, statistics
 from handlers.conversation import Conversation, State
 from handlers.inspection import INSPECTION, start_inspection
 
-
 CONVERSATIONS: Final[tuple[Conversation, ...]] = (
     menu.MENU,
     intake.INTAKE,

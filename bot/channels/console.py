@@ -26,8 +26,9 @@ class TextSink(Protocol):
 def format_outgoing(message: Outgoing) -> str:
     """Render a message as a text-only channel shows it: text, then numbered choices."""
     lines = [message.text]
-    lines += [f"  {number}. {choice.label}" for number, choice in
-              enumerate(message.choices, start=1)]
+    lines += [
+        f"  {number}. {choice.label}" for number, choice in enumerate(message.choices, start=1)
+    ]
     return "\n".join(lines)
 
 

@@ -65,8 +65,7 @@ async def numbers_taken(session: AsyncSession, year: int, number: int, total_num
     """True if an issue already has this year and number, or this total number."""
     result = await session.scalars(
         select(Issue.id).where(
-            ((Issue.year == year) & (Issue.number == number))
-            | (Issue.total_number == total_number)
+            ((Issue.year == year) & (Issue.number == number)) | (Issue.total_number == total_number)
         )
     )
     return result.first() is not None

@@ -109,4 +109,4 @@ async def counts_by_status(session: AsyncSession) -> dict[str, int]:
     result = await session.execute(
         select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status)
     )
-    return {status: count for status, count in result.tuples().all()}
+    return {status: count for status, count in result.all()}

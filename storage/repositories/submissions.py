@@ -70,7 +70,7 @@ async def issue_items(session: AsyncSession, issue_id: int) -> list[tuple[Item, 
             Item.id,
         )
     )
-    return [(item, window) for item, window in result.tuples().all()]
+    return [(item, window) for item, window in result.all()]
 
 
 async def revise_item(
@@ -151,7 +151,7 @@ async def confirmed_counts(session: AsyncSession, issue_id: int) -> dict[int, in
         .where(Item.issue_id == issue_id, Item.status == ItemStatus.CONFIRMED)
         .group_by(Item.window_id)
     )
-    return {window_id: count for window_id, count in result.tuples().all()}
+    return {window_id: count for window_id, count in result.all()}
 
 
 async def window_reports(session: AsyncSession, issue_id: int) -> dict[int, WindowReport]:

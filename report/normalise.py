@@ -1,0 +1,268 @@
+"""Clean up window submissions (bulletin-format.md §3) and parse figures typed by the editor.
+
+Only item text goes through `normalise_item`; fixed and configured text is printed verbatim.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from typing import Final
+
+# Character classes. "Wide" text is what the spec calls CJK: ideographs, CJK and full-width
+# punctuation, and the punctuation Chinese shares with English typography (curly quotes, —, …).
+_HAN: Final = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f"
+_CJK_PUNCT: Final = "\u3000-\u303f\uff00-\uffef"
+_SHARED_PUNCT: Final = "“”‘’—…·"
+_HAN_RE: Final = re.compile(f"[{_HAN}]")
+_CJK_PUNCT_RE: Final = re.compile(f"[{_CJK_PUNCT}]")
+_WIDE_RE: Final = re.compile(f"[{_HAN}{_CJK_PUNCT}{_SHARED_PUNCT}]")
+
+_FULL_WIDTH_DIGITS: Final = str.maketrans("０１２３４５６７８９", "0123456789")
+_LINE_BREAK_RE: Final = re.compile("\r\n|[\r\n\v\f\x1c\x1d\x1e\x85\u2028\u2029]")
+# Invisible characters pasted from chat apps and web pages; they would also hide the
+# CJK–CJK adjacency that the spacing rule relies on.
+_INVISIBLE: Final = frozenset(
+    "\u00ad\u180e\u200b\u200c\u200d\u200e\u200f\u202a\u202b\u202c\u202d\u202e"
+    "\u2060\u2061\u2062\u2063\u2064\ufeff"
+)
+# Placeholders for protected spans (URLs, e-mails) live in Supplementary Private Use Area-B,
+# which is stripped from the input so that a placeholder can never collide with user text.
+_PLACEHOLDER_BASE: Final = 0x100000
+
+_URL_RE: Final = re.compile(
+    rf"(?:(?:https?|ftp)://|www\.)[^\s<>\"'{_HAN}{_CJK_PUNCT}{_SHARED_PUNCT}]+", re.IGNORECASE
+)
+_EMAIL_RE: Final = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
+# Sentence punctuation that ends a URL in running text rather than belonging to it.
+_URL_TRAILING: Final = ".,;:!?"
+
+# The submitter's own numbering: 1.  1、  (1)  （1）  ①  ⑴  ⒈  ❶  一、  （一）.
+# `1.` followed by a digit is a decimal (3.5亿元), not numbering.
+_LEADING_NUMBER_RE: Final = re.compile(
+    r"^(?:"
+    r"[(（]\s*(?:\d{1,3}|[一二三四五六七八九十]{1,3})\s*[)）]"
+    r"|\d{1,3}\s*[.．、)）](?!\d)"
+    r"|[一二三四五六七八九十]{1,3}、"
+    r"|[\u2460-\u249b\u24eb-\u24ff\u2776-\u2793]"
+    r")\s*"
+)
+
+_SIMPLE_PUNCT: Final = {",": "，", ";": "；", ":": "：", "?": "？", "!": "！"}
+_OPEN_PARENS: Final = "(（"
+_CLOSE_PARENS: Final = ")）"
+_DOUBLE_QUOTES: Final = '"“”＂'
+_SINGLE_QUOTES: Final = "'‘’"
+
+_ELLIPSIS_RE: Final = re.compile(
+    rf"(?<=[{_HAN}{_CJK_PUNCT}{_SHARED_PUNCT}])\.{{3,}}|\.{{3,}}(?=[{_HAN}{_CJK_PUNCT}])"
+)
+_DATE_RANGE_RE: Final = re.compile(
+    r"(\d{1,2}月\d{1,2}日)\s*(?:——|[-–~～－〜—―])\s*((?:\d{4}年)?\d{1,2}月\d{1,2}日|\d{1,2}日)"
+)
+_DOUBLED_PUNCT_RE: Final = re.compile(r"([，。；：、？！])\1+")
+_SPACES_RE: Final = re.compile(" +")
+
+_TERMINAL: Final = "。！？"
+_CLOSERS: Final = "”’）》」』】〕"
+# A trailing comma-like mark means the sentence was cut short; it becomes the final 。
+# (appending would print doubled punctuation such as ，。).
+_WEAK_ENDINGS: Final = "，；：、"
+
+_COUNT_RE: Final = re.compile(r"\d+|\d{1,3}(?:,\d{3})+")
+
+
+def clean_text(text: str) -> str:
+    """Strip control and invisible characters and surrounding space; keep line breaks."""
+    lines = _LINE_BREAK_RE.split(text)
+    return "\n".join(_clean_line(line) for line in lines).strip()
+
+
+def normalise_item(text: str) -> str:
+    """Return a window submission as one clean paragraph per bulletin-format.md §3."""
+    lines = (_clean_line(line) for line in _LINE_BREAK_RE.split(text))
+    # A line break inside an item is a conversion or chat artefact; the spacing rule below
+    # removes the joining space again where both sides are Chinese (政务服 / 务领域).
+    joined = " ".join(line for line in lines if line)
+    joined = _SPACES_RE.sub(" ", joined).strip()
+    joined = _LEADING_NUMBER_RE.sub("", joined, count=1)
+    body, protected = _protect(joined)
+    body = _convert_punctuation(body)
+    body = _DATE_RANGE_RE.sub("\\1—\\2", body)
+    body = _SPACES_RE.sub(_space_or_nothing, body).strip()
+    body = _DOUBLED_PUNCT_RE.sub("\\1", body)
+    body = _end_sentence(body)
+    return _restore(body, protected)
+
+
+def parse_count(text: str) -> int | None:
+    """Return the non-negative whole number in `text` (617058, 617,058, ６１７０５８), else None."""
+    candidate = text.translate(_FULL_WIDTH_DIGITS).strip().replace("，", ",")
+    if not candidate.isascii() or not _COUNT_RE.fullmatch(candidate):
+        return None
+    return int(candidate.replace(",", ""))
+
+
+def _clean_line(line: str) -> str:
+    """Drop control, surrogate and invisible characters; turn every kind of space into ' '."""
+    kept: list[str] = []
+    for char in line.translate(_FULL_WIDTH_DIGITS):
+        category = unicodedata.category(char)
+        if char == "\t" or category == "Zs":
+            kept.append(" ")
+        elif category in ("Cc", "Cs") or char in _INVISIBLE or ord(char) >= _PLACEHOLDER_BASE:
+            continue
+        else:
+            kept.append(char)
+    return "".join(kept).strip()
+
+
+def _protect(text: str) -> tuple[str, list[str]]:
+    """Replace URLs and e-mail addresses by placeholders so no rule can touch them."""
+    protected: list[str] = []
+
+    def hide(span: str) -> str:
+        protected.append(span)
+        return chr(_PLACEHOLDER_BASE + len(protected) - 1)
+
+    def hide_url(match: re.Match[str]) -> str:
+        url = match.group(0)
+        tail = ""
+        while url and (url[-1] in _URL_TRAILING or (url[-1] == ")" and "(" not in url)):
+            tail = url[-1] + tail
+            url = url[:-1]
+        return hide(url) + tail
+
+    text = _URL_RE.sub(hide_url, text)
+    text = _EMAIL_RE.sub(lambda match: hide(match.group(0)), text)
+    return text, protected
+
+
+def _restore(text: str, protected: list[str]) -> str:
+    for index, span in enumerate(protected):
+        text = text.replace(chr(_PLACEHOLDER_BASE + index), span)
+    return text
+
+
+def _is_wide(char: str) -> bool:
+    return bool(char) and _WIDE_RE.match(char) is not None
+
+
+def _neighbour(chars: list[str], index: int, step: int) -> str:
+    """Return the nearest non-space character before (step -1) or after (step 1) `index`."""
+    index += step
+    while 0 <= index < len(chars) and chars[index] == " ":
+        index += step
+    return chars[index] if 0 <= index < len(chars) else ""
+
+
+def _touches_wide(chars: list[str], index: int) -> bool:
+    return _is_wide(_neighbour(chars, index, -1)) or _is_wide(_neighbour(chars, index, 1))
+
+
+def _convert_punctuation(text: str) -> str:
+    """Use full-width punctuation and paired curly quotes where the text around is Chinese."""
+    text = _ELLIPSIS_RE.sub("……", text)
+    chars = list(text)
+    _convert_parentheses(chars)
+    _pair_quotes(chars, [i for i, c in enumerate(chars) if c in _DOUBLE_QUOTES], "“", "”", "＂“”")
+    singles = [
+        i for i, c in enumerate(chars) if c in _SINGLE_QUOTES and not _is_apostrophe(chars, i)
+    ]
+    _pair_quotes(chars, singles, "‘", "’", "‘’")
+    for index, char in enumerate(chars):
+        if char in _SIMPLE_PUNCT and _touches_wide(chars, index):
+            chars[index] = _SIMPLE_PUNCT[char]
+        elif char == "." and _is_sentence_period(chars, index):
+            chars[index] = "。"
+    return "".join(chars)
+
+
+def _is_sentence_period(chars: list[str], index: int) -> bool:
+    """Tell a Chinese full stop typed as '.' from decimals, abbreviations and domain names."""
+    before = chars[index - 1] if index > 0 else ""
+    after = chars[index + 1] if index + 1 < len(chars) else ""
+    return _is_wide(before) and (after in ("", " ") or _is_wide(after))
+
+
+def _is_apostrophe(chars: list[str], index: int) -> bool:
+    before = chars[index - 1] if index > 0 else ""
+    after = chars[index + 1] if index + 1 < len(chars) else ""
+    return before.isascii() and before.isalnum() and after.isascii() and after.isalpha()
+
+
+def _convert_parentheses(chars: list[str]) -> None:
+    """Make matching brackets full-width as a pair, so （WHO） never ends as （WHO)."""
+    stack: list[int] = []
+    pairs: list[tuple[int, int]] = []
+    for index, char in enumerate(chars):
+        if char in _OPEN_PARENS:
+            stack.append(index)
+        elif char in _CLOSE_PARENS and stack:
+            pairs.append((stack.pop(), index))
+    paired = {i for pair in pairs for i in pair}
+    for start, end in pairs:
+        chinese = (
+            chars[start] == "（"
+            or chars[end] == "）"
+            or _touches_wide(chars, start)
+            or _touches_wide(chars, end)
+            or _HAN_RE.search("".join(chars[start + 1 : end])) is not None
+        )
+        if chinese:
+            chars[start], chars[end] = "（", "）"
+    for index, char in enumerate(chars):
+        if index not in paired and char in "()" and _touches_wide(chars, index):
+            chars[index] = "（" if char == "(" else "）"
+
+
+def _pair_quotes(
+    chars: list[str], positions: list[int], opening: str, closing: str, chinese_forms: str
+) -> None:
+    """Rewrite quotes two by two as opening/closing pairs when they quote Chinese text."""
+    for first, second in zip(positions[::2], positions[1::2], strict=False):
+        chinese = (
+            chars[first] in chinese_forms
+            or chars[second] in chinese_forms
+            or _touches_wide(chars, first)
+            or _touches_wide(chars, second)
+            or _HAN_RE.search("".join(chars[first + 1 : second])) is not None
+        )
+        if chinese:
+            chars[first], chars[second] = opening, closing
+    if len(positions) % 2 == 1:
+        last = positions[-1]
+        if chars[last] not in chinese_forms and _touches_wide(chars, last):
+            after = chars[last + 1] if last + 1 < len(chars) else ""
+            is_opening = after not in ("", " ") and _CJK_PUNCT_RE.match(after) is None
+            chars[last] = opening if is_opening else closing
+
+
+def _is_number_char(char: str) -> bool:
+    return char.isascii() and (char.isdigit() or char == "%")
+
+
+def _space_or_nothing(match: re.Match[str]) -> str:
+    """Drop a run of spaces between Chinese text and Chinese text or digits (§3 rule 4)."""
+    text = match.string
+    before = text[match.start() - 1] if match.start() > 0 else ""
+    after = text[match.end()] if match.end() < len(text) else ""
+    if _CJK_PUNCT_RE.match(before) or _CJK_PUNCT_RE.match(after):
+        return ""
+    if _is_wide(before) and (_is_wide(after) or _is_number_char(after)):
+        return ""
+    if _is_number_char(before) and _is_wide(after):
+        return ""
+    return match.group(0)
+
+
+def _end_sentence(text: str) -> str:
+    """Make the item end with 。 unless it already ends a sentence (§3 rule 7)."""
+    if not text:
+        return text
+    if text[-1] in _WEAK_ENDINGS:
+        return text[:-1] + "。"
+    core = text.rstrip(_CLOSERS)
+    if core and core[-1] in _TERMINAL:
+        return text
+    return text + "。"

@@ -1,0 +1,378 @@
+"""Render a Draft as a .docx following GB/T 9704-2012 conventions (bulletin-format.md §4)."""
+
+from __future__ import annotations
+
+from copy import deepcopy
+from dataclasses import dataclass
+from typing import IO, Final
+
+from docx import Document
+from docx.document import Document as DocxDocument
+from docx.enum.style import WD_STYLE_TYPE
+from docx.enum.text import WD_ALIGN_PARAGRAPH, WD_LINE_SPACING, WD_TAB_ALIGNMENT
+from docx.oxml import OxmlElement
+from docx.oxml.ns import qn
+from docx.oxml.xmlchemy import BaseOxmlElement
+from docx.section import Section
+from docx.shared import Length, Mm, Pt, RGBColor
+from docx.text.paragraph import Paragraph
+from docx.text.run import Run
+
+from report import messages
+from report.bulletin import Draft
+
+FANGSONG: Final = "仿宋_GB2312"
+KAITI: Final = "楷体_GB2312"
+HEITI: Final = "黑体"
+XIAOBIAOSONG: Final = "方正小标宋简体"
+SONGTI: Final = "宋体"
+
+# Chinese type sizes in points.
+SIZE_XIAOCHU: Final = Pt(36)  # 小初: masthead (practice, not standard)
+SIZE_2: Final = Pt(22)  # 二号
+SIZE_3: Final = Pt(16)  # 三号: body
+SIZE_4: Final = Pt(14)  # 四号: 版记, page numbers
+
+RED: Final = RGBColor(0xFF, 0x00, 0x00)
+RED_HEX: Final = "FF0000"
+BLACK_HEX: Final = "000000"
+
+TEXT_WIDTH: Final = Mm(156)  # 版心 width: 210 − 28 − 26 mm
+LINE_PITCH: Final = Pt(28.95)  # 22 lines in the 225 mm 版心
+LINE_PITCH_TWIPS: Final = "579"
+# 28 characters of 16 pt (448 pt) overflow 156 mm (442.2 pt); the grid squeezes each
+# character by 848/4096 pt. The value assumes the 16 pt default size set below.
+CHAR_SPACE: Final = "-848"
+BODY_INDENT: Final = Pt(32)  # two 三号 characters
+RECORD_INDENT: Final = Pt(14)  # one 四号 character
+# Border widths in eighths of a point.
+RED_RULE_SIZE: Final = 18  # 2.25 pt
+THICK_RULE_SIZE: Final = 8  # ≈ 0.35 mm
+THIN_RULE_SIZE: Final = 6  # ≈ 0.25 mm
+
+# Children of w:pPr that must follow w:pBdr (ECMA-376 CT_PPrBase order); appending the border
+# after w:spacing instead breaks the schema and Word refuses the file.
+_AFTER_PBDR: Final = (
+    "w:shd", "w:tabs", "w:suppressAutoHyphens", "w:kinsoku", "w:wordWrap", "w:overflowPunct",
+    "w:topLinePunct", "w:autoSpaceDE", "w:autoSpaceDN", "w:bidi", "w:adjustRightInd",
+    "w:snapToGrid", "w:spacing", "w:ind", "w:contextualSpacing", "w:mirrorIndents",
+    "w:suppressOverlap", "w:jc", "w:textDirection", "w:textAlignment", "w:textboxTightWrap",
+    "w:outlineLvl", "w:divId", "w:cnfStyle", "w:rPr", "w:sectPr", "w:pPrChange",
+)  # fmt: skip
+_AFTER_OUTLINE_LEVEL: Final = ("w:divId", "w:cnfStyle", "w:rPr", "w:sectPr", "w:pPrChange")
+_FONT_ATTRIBUTES: Final = ("w:ascii", "w:hAnsi", "w:eastAsia", "w:cs")
+_THEME_FONT_ATTRIBUTES: Final = ("w:asciiTheme", "w:hAnsiTheme", "w:eastAsiaTheme", "w:cstheme")
+
+
+@dataclass(frozen=True, slots=True)
+class _StyleSpec:
+    """A paragraph style of the bulletin; runs repeat its font so every reader agrees."""
+
+    name: str
+    font: str
+    size: Length
+    alignment: WD_ALIGN_PARAGRAPH = WD_ALIGN_PARAGRAPH.JUSTIFY
+    first_line_indent: Length | None = None
+    left_indent: Length | None = None
+    right_indent: Length | None = None
+    line_spacing: Length = LINE_PITCH
+    outline_level: int | None = None  # shows headings in Word's navigation pane
+
+
+MASTHEAD: Final = _StyleSpec(
+    "Bulletin Masthead",
+    XIAOBIAOSONG,
+    SIZE_XIAOCHU,
+    WD_ALIGN_PARAGRAPH.CENTER,
+    # Exact spacing below the font size clips the glyphs; two grid lines keep the grid.
+    line_spacing=Pt(28.95 * 2),
+)
+ISSUE_LINE: Final = _StyleSpec("Bulletin Issue Line", FANGSONG, SIZE_3, WD_ALIGN_PARAGRAPH.CENTER)
+ORGANISATION: Final = _StyleSpec("Bulletin Organisation", FANGSONG, SIZE_3, WD_ALIGN_PARAGRAPH.LEFT)
+COLUMN_TITLE: Final = _StyleSpec(
+    "Bulletin Column Title", XIAOBIAOSONG, SIZE_2, WD_ALIGN_PARAGRAPH.CENTER
+)
+PERIOD: Final = _StyleSpec("Bulletin Period", KAITI, SIZE_3, WD_ALIGN_PARAGRAPH.CENTER)
+HEADING_1: Final = _StyleSpec(
+    "Bulletin Heading 1",
+    HEITI,
+    SIZE_3,
+    first_line_indent=BODY_INDENT,
+    outline_level=0,
+)
+HEADING_2: Final = _StyleSpec(
+    "Bulletin Heading 2",
+    KAITI,
+    SIZE_3,
+    first_line_indent=BODY_INDENT,
+    outline_level=1,
+)
+BODY: Final = _StyleSpec("Bulletin Body", FANGSONG, SIZE_3, first_line_indent=BODY_INDENT)
+RECORD: Final = _StyleSpec(
+    "Bulletin Record",
+    FANGSONG,
+    SIZE_4,
+    WD_ALIGN_PARAGRAPH.LEFT,
+    left_indent=RECORD_INDENT,
+    right_indent=RECORD_INDENT,
+)
+PRINT_COUNT: Final = _StyleSpec(
+    "Bulletin Print Count",
+    FANGSONG,
+    SIZE_4,
+    WD_ALIGN_PARAGRAPH.RIGHT,
+    left_indent=RECORD_INDENT,
+    right_indent=RECORD_INDENT,
+)
+# An empty, 1 pt high, un-indented paragraph that only carries a border: a border spans its
+# paragraph's indents, and the 版记 rules must be full 版心 width while its text is indented.
+RULE: Final = _StyleSpec("Bulletin Rule", FANGSONG, Pt(1), line_spacing=Pt(1))
+STYLES: Final = (
+    MASTHEAD,
+    ISSUE_LINE,
+    ORGANISATION,
+    COLUMN_TITLE,
+    PERIOD,
+    HEADING_1,
+    HEADING_2,
+    BODY,
+    RECORD,
+    PRINT_COUNT,
+    RULE,
+)
+
+
+def render_docx(draft: Draft, stream: IO[bytes]) -> None:
+    """Write the draft to `stream` as a .docx document."""
+    document = Document()
+    _set_up_document(document, draft)
+    _write_body(document, draft)
+    document.save(stream)
+
+
+def set_font(element: BaseOxmlElement, name: str) -> None:
+    """Set all four font slots of a run or style; `run.font.name` alone misses w:eastAsia."""
+    fonts = element.get_or_add_rPr().get_or_add_rFonts()
+    for attribute in _FONT_ATTRIBUTES:
+        fonts.set(qn(attribute), name)
+    for attribute in _THEME_FONT_ATTRIBUTES:
+        fonts.attrib.pop(qn(attribute), None)
+
+
+def _set_up_document(document: DocxDocument, draft: Draft) -> None:
+    properties = document.core_properties
+    properties.title = f"{draft.title} {draft.issue_line}"
+    properties.author = draft.organisation
+    properties.last_modified_by = draft.organisation
+    properties.comments = ""
+    _set_defaults(document)
+    for spec in STYLES:
+        _add_style(document, spec)
+    section = document.sections[0]
+    _set_up_page(section)
+    # Odd pages carry the number on the right, even pages on the left (GB/T 9704 §7.5).
+    document.settings.odd_and_even_pages_header_footer = True
+    _write_page_number(section.footer.paragraphs[0], WD_ALIGN_PARAGRAPH.RIGHT)
+    _write_page_number(section.even_page_footer.paragraphs[0], WD_ALIGN_PARAGRAPH.LEFT)
+
+
+def _set_defaults(document: DocxDocument) -> None:
+    """Make 三号 仿宋 the default everywhere, including w:docDefaults used by other styles."""
+    styles_element = document.styles.element
+    defaults = styles_element.find(qn("w:docDefaults"))
+    run_defaults = None if defaults is None else defaults.find(qn("w:rPrDefault"))
+    run_properties = None if run_defaults is None else run_defaults.find(qn("w:rPr"))
+    if run_properties is not None:
+        fonts = run_properties.find(qn("w:rFonts"))
+        if fonts is None:
+            fonts = OxmlElement("w:rFonts")
+            run_properties.insert(0, fonts)
+        for attribute in _THEME_FONT_ATTRIBUTES:
+            fonts.attrib.pop(qn(attribute), None)
+        for attribute in _FONT_ATTRIBUTES:
+            fonts.set(qn(attribute), FANGSONG)
+        for tag in ("w:sz", "w:szCs"):
+            size = run_properties.find(qn(tag))
+            if size is not None:
+                size.set(qn("w:val"), "32")
+        language = run_properties.find(qn("w:lang"))
+        if language is not None:
+            language.set(qn("w:eastAsia"), "zh-CN")
+    # Styles not based on Normal (tables, footnotes) would otherwise get 10 pt after each line.
+    paragraph_defaults = None if defaults is None else defaults.find(qn("w:pPrDefault"))
+    default_paragraph = None if paragraph_defaults is None else paragraph_defaults.find(qn("w:pPr"))
+    spacing = None if default_paragraph is None else default_paragraph.find(qn("w:spacing"))
+    if spacing is not None:
+        spacing.set(qn("w:after"), "0")
+    normal = document.styles["Normal"]
+    set_font(normal.element, FANGSONG)
+    normal.font.size = SIZE_3
+    paragraph_format = normal.paragraph_format
+    paragraph_format.line_spacing_rule = WD_LINE_SPACING.EXACTLY
+    paragraph_format.line_spacing = LINE_PITCH
+    paragraph_format.space_before = Pt(0)
+    paragraph_format.space_after = Pt(0)
+    paragraph_format.alignment = WD_ALIGN_PARAGRAPH.JUSTIFY
+
+
+def _add_style(document: DocxDocument, spec: _StyleSpec) -> None:
+    style = document.styles.add_style(spec.name, WD_STYLE_TYPE.PARAGRAPH)
+    style.base_style = document.styles["Normal"]
+    style.quick_style = True
+    set_font(style.element, spec.font)
+    style.font.size = spec.size
+    paragraph_format = style.paragraph_format
+    paragraph_format.alignment = spec.alignment
+    paragraph_format.line_spacing_rule = WD_LINE_SPACING.EXACTLY
+    paragraph_format.line_spacing = spec.line_spacing
+    paragraph_format.space_before = Pt(0)
+    paragraph_format.space_after = Pt(0)
+    paragraph_format.first_line_indent = spec.first_line_indent or Pt(0)
+    paragraph_format.left_indent = spec.left_indent or Pt(0)
+    paragraph_format.right_indent = spec.right_indent or Pt(0)
+    if spec.outline_level is not None:
+        level = OxmlElement("w:outlineLvl")
+        level.set(qn("w:val"), str(spec.outline_level))
+        style.element.get_or_add_pPr().insert_element_before(level, *_AFTER_OUTLINE_LEVEL)
+
+
+def _set_up_page(section: Section) -> None:
+    section.page_width, section.page_height = Mm(210), Mm(297)
+    section.top_margin, section.bottom_margin = Mm(37), Mm(35)
+    section.left_margin, section.right_margin = Mm(28), Mm(26)
+    # Puts the page number's dash about 7 mm below the 版心 (checked in a LibreOffice PDF).
+    section.footer_distance = Mm(25)
+    section_properties = section._sectPr
+    grid = section_properties.find(qn("w:docGrid"))
+    if grid is None:
+        grid = OxmlElement("w:docGrid")
+        section_properties.append(grid)
+    grid.set(qn("w:type"), "linesAndChars")
+    grid.set(qn("w:linePitch"), LINE_PITCH_TWIPS)
+    grid.set(qn("w:charSpace"), CHAR_SPACE)
+
+
+class _Writer:
+    """Append paragraphs to a document; styles and run properties are looked up only once.
+
+    python-docx resolves a style name by scanning every style on each paragraph, which makes a
+    300-item issue take about a second; resolving ids up front keeps rendering fast.
+    """
+
+    def __init__(self, document: DocxDocument) -> None:
+        self._document = document
+        self._style_ids = {spec.name: document.styles[spec.name].style_id for spec in STYLES}
+        self._run_properties: dict[tuple[str, bool], BaseOxmlElement] = {}
+
+    def paragraph(self, spec: _StyleSpec, text: str = "") -> Paragraph:
+        paragraph = self._document.add_paragraph()
+        paragraph._p.style = self._style_ids[spec.name]
+        if text:
+            self.run(paragraph, text, spec)
+        return paragraph
+
+    def run(self, paragraph: Paragraph, text: str, spec: _StyleSpec, *, bold: bool = False) -> Run:
+        run = paragraph.add_run()
+        run._r.insert(0, deepcopy(self._properties(spec, bold)))
+        run.text = text
+        return run
+
+    def _properties(self, spec: _StyleSpec, bold: bool) -> BaseOxmlElement:
+        """Return a w:rPr with the spec's fonts and size (and bold) to copy into each run."""
+        key = (spec.name, bold)
+        if key not in self._run_properties:
+            properties = OxmlElement("w:rPr")
+            fonts = {qn(attribute): spec.font for attribute in _FONT_ATTRIBUTES}
+            properties.append(OxmlElement("w:rFonts", attrs=fonts))
+            if bold:
+                properties.append(OxmlElement("w:b"))
+            half_points = str(round(spec.size.pt * 2))
+            properties.append(OxmlElement("w:sz", attrs={qn("w:val"): half_points}))
+            self._run_properties[key] = properties
+        return self._run_properties[key]
+
+
+def _write_body(document: DocxDocument, draft: Draft) -> None:
+    writer = _Writer(document)
+    masthead = writer.paragraph(MASTHEAD, draft.title)
+    masthead.runs[0].font.color.rgb = RED
+    writer.paragraph(ISSUE_LINE, draft.issue_line)
+    # Organisation flush left, date flush right on one line, the red rule as its border.
+    organisation = writer.paragraph(ORGANISATION, f"{draft.organisation}\t{draft.date_line}")
+    organisation.paragraph_format.tab_stops.add_tab_stop(TEXT_WIDTH, WD_TAB_ALIGNMENT.RIGHT)
+    _set_border(organisation, "bottom", RED_RULE_SIZE, RED_HEX)
+    writer.paragraph(COLUMN_TITLE, draft.column_title)
+    writer.paragraph(PERIOD, draft.period_line)
+    writer.paragraph(HEADING_1, draft.statistics_heading)
+    writer.paragraph(BODY, draft.statistics_sentence)
+    writer.paragraph(HEADING_1, draft.news_heading)
+    for subsection in draft.subsections:
+        writer.paragraph(HEADING_2, messages.bracketed(subsection.numeral) + subsection.title)
+        for item in subsection.items:
+            # Run-in: the number and the text share one paragraph and one run.
+            writer.paragraph(BODY, messages.bracketed(str(item.number)) + item.text)
+    writer.paragraph(HEADING_1, draft.inspection_heading)
+    writer.paragraph(BODY, draft.inspection_intro)
+    for criterion in draft.criteria:
+        line = writer.paragraph(BODY, messages.bracketed(criterion.numeral))
+        writer.run(line, criterion.label, BODY, bold=True)
+        writer.run(line, criterion.result, BODY)
+    _rule(writer, THICK_RULE_SIZE)
+    for recipient_line in draft.distribution:
+        writer.paragraph(RECORD, recipient_line)
+        _rule(writer, THIN_RULE_SIZE)
+    writer.paragraph(PRINT_COUNT, draft.print_count)
+    _rule(writer, THICK_RULE_SIZE)
+
+
+def _rule(writer: _Writer, size: int) -> None:
+    paragraph = writer.paragraph(RULE)
+    _set_border(paragraph, "bottom", size, BLACK_HEX)
+
+
+def _set_border(paragraph: Paragraph, side: str, size: int, color: str) -> None:
+    """Give `paragraph` a single-line border on `side`, `size` in eighths of a point."""
+    paragraph_properties = paragraph._p.get_or_add_pPr()
+    borders = paragraph_properties.find(qn("w:pBdr"))
+    if borders is None:
+        borders = OxmlElement("w:pBdr")
+        paragraph_properties.insert_element_before(borders, *_AFTER_PBDR)
+    border = OxmlElement(f"w:{side}")
+    border.set(qn("w:val"), "single")
+    border.set(qn("w:sz"), str(size))
+    border.set(qn("w:space"), "1")
+    border.set(qn("w:color"), color)
+    borders.append(border)
+
+
+def _write_page_number(paragraph: Paragraph, alignment: WD_ALIGN_PARAGRAPH) -> None:
+    """Write `— n —` with a PAGE field, one 四号 character in from the outer edge."""
+    paragraph.alignment = alignment
+    paragraph_format = paragraph.paragraph_format
+    if alignment == WD_ALIGN_PARAGRAPH.RIGHT:
+        paragraph_format.right_indent = RECORD_INDENT
+    else:
+        paragraph_format.left_indent = RECORD_INDENT
+    _footer_run(paragraph, "— ")
+    _field_char(paragraph, "begin")
+    instruction = OxmlElement("w:instrText")
+    instruction.set(qn("xml:space"), "preserve")
+    instruction.text = " PAGE "
+    _footer_run(paragraph, "")._element.append(instruction)
+    _field_char(paragraph, "separate")
+    _footer_run(paragraph, "1")  # cached result; readers recompute the field
+    _field_char(paragraph, "end")
+    _footer_run(paragraph, " —")
+
+
+def _footer_run(paragraph: Paragraph, text: str) -> Run:
+    run = paragraph.add_run(text)
+    set_font(run._element, SONGTI)  # half-width 宋体 digits, as GB/T 9704 asks
+    run.font.size = SIZE_4
+    return run
+
+
+def _field_char(paragraph: Paragraph, kind: str) -> None:
+    character = OxmlElement("w:fldChar")
+    character.set(qn("w:fldCharType"), kind)
+    _footer_run(paragraph, "")._element.append(character)

@@ -1,0 +1,193 @@
+"""Normalisation of window submissions (bulletin-format.md §3) and figure parsing."""
+
+from __future__ import annotations
+
+import pytest
+
+from report.normalise import clean_text, normalise_item, parse_count
+
+
+def test_half_width_punctuation_becomes_full_width_when_adjacent_to_chinese() -> None:
+    assert normalise_item("近日,窗口受理;办结:完成?好!") == "近日，窗口受理；办结：完成？好！"
+
+
+def test_parentheses_become_full_width_as_a_pair_when_they_enclose_latin_after_chinese() -> None:
+    assert normalise_item("世界卫生组织(WHO)指出") == "世界卫生组织（WHO）指出。"
+
+
+def test_straight_double_quotes_become_paired_curly_quotes_when_quoting_chinese() -> None:
+    assert normalise_item('推进"一网通办"和"川渝通办"') == "推进“一网通办”和“川渝通办”。"
+
+
+def test_curly_quotes_are_repaired_when_the_closing_quote_was_typed_as_an_opening_one() -> None:
+    assert normalise_item("实现“一次验证、全网通用“") == "实现“一次验证、全网通用”。"
+
+
+def test_straight_single_quotes_become_paired_curly_quotes_when_quoting_chinese() -> None:
+    assert normalise_item("所谓'双百'项目") == "所谓‘双百’项目。"
+
+
+def test_apostrophe_is_kept_when_inside_a_latin_word() -> None:
+    assert normalise_item("Xi'an的窗口") == "Xi'an的窗口。"
+
+
+def test_punctuation_is_kept_half_width_when_between_latin_or_digits() -> None:
+    assert normalise_item("Li Ming, John Smith (ISO 9001:2015)") == (
+        "Li Ming, John Smith (ISO 9001:2015)。"
+    )
+
+
+def test_full_width_digits_become_ascii_when_present() -> None:
+    assert normalise_item("受理６１７０５８件") == "受理617058件。"
+
+
+def test_thousands_separators_are_left_alone_when_present() -> None:
+    assert normalise_item("共1,000件") == "共1,000件。"
+
+
+def test_spaces_are_removed_when_between_chinese_and_digits() -> None:
+    assert normalise_item("业务共计 4082 件，加快回复 12345 咨询件") == (
+        "业务共计4082件，加快回复12345咨询件。"
+    )
+
+
+def test_spaces_are_removed_when_between_chinese_characters() -> None:
+    assert normalise_item("省 卫健委　窗口") == "省卫健委窗口。"
+
+
+def test_spaces_are_kept_when_inside_latin_runs() -> None:
+    assert normalise_item("联合 World Health Organization 开展") == (
+        "联合 World Health Organization 开展。"
+    )
+
+
+@pytest.mark.parametrize("dash", ["-", "–", "~", "——", " - ", "—"])
+def test_date_range_gets_a_single_em_dash_when_written_with(dash: str) -> None:
+    assert normalise_item(f"9月13日{dash}9月16日开展") == "9月13日—9月16日开展。"
+
+
+def test_date_range_with_zhi_is_left_alone_when_present() -> None:
+    assert normalise_item("9月13日至9月16日开展") == "9月13日至9月16日开展。"
+
+
+def test_hyphen_is_kept_when_not_between_dates() -> None:
+    assert normalise_item("COVID-19防控") == "COVID-19防控。"
+
+
+@pytest.mark.parametrize(("doubled", "single"), [("，，", "，"), ("。。", "。"), ("、、", "、")])
+def test_doubled_punctuation_collapses_when_repeated(doubled: str, single: str) -> None:
+    assert normalise_item(f"受理{doubled}办结。") == f"受理{single}办结。"
+
+
+def test_ellipsis_is_kept_when_doubled() -> None:
+    assert normalise_item("审批、备案……等事项。") == "审批、备案……等事项。"
+
+
+def test_final_full_stop_is_appended_when_missing() -> None:
+    assert normalise_item("受到企业好评") == "受到企业好评。"
+
+
+@pytest.mark.parametrize("ending", ["好评。", "好评！", "好评？", "送了一场“及时雨。”"])
+def test_final_full_stop_is_not_added_when_the_item_already_ends_a_sentence(ending: str) -> None:
+    assert normalise_item(ending) == ending
+
+
+def test_final_full_stop_follows_the_closing_quote_when_the_quote_ends_the_item() -> None:
+    assert normalise_item("送了一场“及时雨”") == "送了一场“及时雨”。"
+
+
+def test_trailing_comma_becomes_the_final_full_stop_when_the_item_ends_with_one() -> None:
+    assert normalise_item("解答企业咨询，") == "解答企业咨询。"
+
+
+@pytest.mark.parametrize("numbering", ["1.", "1、", "(1)", "(2) ", "（1）", "①", "1. ", "一、"])
+def test_submitters_numbering_is_stripped_when_it_leads_the_item(numbering: str) -> None:
+    assert normalise_item(f"{numbering}近日，窗口开展培训。") == "近日，窗口开展培训。"
+
+
+def test_leading_decimal_is_kept_when_it_looks_like_numbering() -> None:
+    assert normalise_item("3.5亿元项目落地。") == "3.5亿元项目落地。"
+
+
+def test_lines_are_joined_into_one_paragraph_when_a_word_is_split() -> None:
+    assert normalise_item("推动在政务服\n\n务领域应用") == "推动在政务服务领域应用。"
+
+
+def test_lines_are_joined_with_a_space_when_latin_words_meet() -> None:
+    assert normalise_item("World Health\nOrganization来访") == "World Health Organization来访。"
+
+
+def test_control_characters_are_removed_when_present() -> None:
+    assert normalise_item("受理\x00办结\x07\u200b完成\ufeff") == "受理办结完成。"
+
+
+def test_lone_surrogate_is_removed_when_present() -> None:
+    assert normalise_item("受理\ud800办结。") == "受理办结。"
+
+
+def test_url_is_unchanged_when_it_contains_punctuation() -> None:
+    url = "https://www.sc.gov.cn/a_b/c?x=1,2&y=(3)"
+    assert normalise_item(f"详见{url} 。") == f"详见{url}。"
+
+
+def test_url_trailing_comma_is_converted_when_chinese_follows() -> None:
+    assert normalise_item("详见https://zwfw.sc.gov.cn,欢迎访问") == (
+        "详见https://zwfw.sc.gov.cn，欢迎访问。"
+    )
+
+
+def test_email_address_is_unchanged_when_adjacent_to_chinese() -> None:
+    assert normalise_item("联系邮箱:service_hall@sc.gov.cn") == "联系邮箱：service_hall@sc.gov.cn。"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "增长12.5%，投资3.5亿元。",
+        "加快回复12345咨询件。",
+        "开展“互联网+医疗健康”论坛。",
+        "依据川办发〔2022〕12号文件。",
+        "其它九类行权事项。",
+        "省市县三级商务主管部门。",
+        "联合筹备首届竞赛。",
+        "实现“一次验证、全网通用”。",
+        "省卫健委和住建厅窗口。",
+        "纳入《四川省电子营业执照应用首批事项清单》。",
+    ],
+)
+def test_text_is_unchanged_when_already_clean(text: str) -> None:
+    assert normalise_item(text) == text
+
+
+def test_reference_quirks_are_removed_when_present() -> None:
+    raw = "(3) 住建厅窗口居家不停工，受理业务共计 4082 件。"
+    assert normalise_item(raw) == "住建厅窗口居家不停工，受理业务共计4082件。"
+
+
+def test_empty_text_stays_empty_when_only_whitespace_is_submitted() -> None:
+    assert normalise_item(" \n\t\u3000") == ""
+
+
+def test_clean_text_keeps_line_breaks_when_stripping_control_characters() -> None:
+    assert clean_text(" 全体居家\x00办公，\n大厅关闭。 ") == "全体居家办公，\n大厅关闭。"
+
+
+@pytest.mark.parametrize(
+    ("text", "count"),
+    [("617058", 617058), ("617,058", 617058), ("19，691，982", 19691982), ("６１７０５８", 617058)],
+)
+def test_count_is_parsed_when_written_with_digits(text: str, count: int) -> None:
+    assert parse_count(text) == count
+
+
+def test_count_is_parsed_when_surrounded_by_spaces() -> None:
+    assert parse_count(" 49602\u3000") == 49602
+
+
+def test_count_is_zero_when_zero_is_typed() -> None:
+    assert parse_count("0") == 0
+
+
+@pytest.mark.parametrize("text", ["", "  ", "六万", "abc", "-5", "+5", "12.5", "1,2,3", "61 7058"])
+def test_count_is_none_when_not_a_whole_non_negative_number(text: str) -> None:
+    assert parse_count(text) is None
