@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import io
+import re
 import shutil
 import subprocess
-import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -264,17 +264,21 @@ def test_footers_carry_a_page_field_odd_right_even_left_when_rendered(
     )
 
 
-def test_three_hundred_items_render_within_a_second_when_the_issue_is_large() -> None:
+def test_every_item_is_a_paragraph_when_the_issue_is_large() -> None:
+    # Timing belongs in benchmarks/; this checks that a large issue renders completely.
     issue = reference_issue()
     items = tuple(
         ItemEntry("service_efficiency", "住建厅", issue.items[i % len(issue.items)].text)
         for i in range(300)
     )
     draft = compile_draft(reference_template(), replace(issue, items=items))
-    started = time.perf_counter()
-    rendered = _docx_bytes(draft)
-    # A generous bound: the point is to catch per-paragraph style lookups (≈1 s), not to time.
-    assert (time.perf_counter() - started < 1.0, rendered[:2]) == (True, b"PK")
+    document = docx.Document(io.BytesIO(_docx_bytes(draft)))
+    numbers = [
+        p.text[: p.text.index("）") + 1]
+        for p in document.paragraphs
+        if re.match(r"（\d+）", p.text)
+    ]
+    assert numbers == [f"（{n}）" for n in range(1, 301)]
 
 
 def _office() -> str | None:
