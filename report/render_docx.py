@@ -40,9 +40,6 @@ BLACK_HEX: Final = "000000"
 TEXT_WIDTH: Final = Mm(156)  # 版心 width: 210 − 28 − 26 mm
 LINE_PITCH: Final = Pt(28.95)  # 22 lines in the 225 mm 版心
 LINE_PITCH_TWIPS: Final = "579"
-# 28 characters of 16 pt (448 pt) overflow 156 mm (442.2 pt); the grid squeezes each
-# character by 848/4096 pt. The value assumes the 16 pt default size set below.
-CHAR_SPACE: Final = "-848"
 BODY_INDENT: Final = Pt(32)  # two 三号 characters
 RECORD_INDENT: Final = Pt(14)  # one 四号 character
 # Border widths in eighths of a point.
@@ -59,6 +56,7 @@ _AFTER_PBDR: Final = (
     "w:suppressOverlap", "w:jc", "w:textDirection", "w:textAlignment", "w:textboxTightWrap",
     "w:outlineLvl", "w:divId", "w:cnfStyle", "w:rPr", "w:sectPr", "w:pPrChange",
 )  # fmt: skip
+_AFTER_SNAP_TO_GRID: Final = _AFTER_PBDR[_AFTER_PBDR.index("w:snapToGrid") + 1 :]
 _AFTER_OUTLINE_LEVEL: Final = ("w:divId", "w:cnfStyle", "w:rPr", "w:sectPr", "w:pPrChange")
 _FONT_ATTRIBUTES: Final = ("w:ascii", "w:hAnsi", "w:eastAsia", "w:cs")
 _THEME_FONT_ATTRIBUTES: Final = ("w:asciiTheme", "w:hAnsiTheme", "w:eastAsiaTheme", "w:cstheme")
@@ -77,6 +75,8 @@ class _StyleSpec:
     right_indent: Length | None = None
     line_spacing: Length = LINE_PITCH
     outline_level: int | None = None  # shows headings in Word's navigation pane
+    keep_with_next: bool = False
+    snap_to_grid: bool = True
 
 
 MASTHEAD: Final = _StyleSpec(
@@ -88,7 +88,9 @@ MASTHEAD: Final = _StyleSpec(
     line_spacing=Pt(28.95 * 2),
 )
 ISSUE_LINE: Final = _StyleSpec("Bulletin Issue Line", FANGSONG, SIZE_3, WD_ALIGN_PARAGRAPH.CENTER)
-ORGANISATION: Final = _StyleSpec("Bulletin Organisation", FANGSONG, SIZE_3, WD_ALIGN_PARAGRAPH.LEFT)
+# 四号, not 三号: the 20-character organisation and the date (31 characters with the gap)
+# do not fit one 156 mm line at 16 pt, and they must share it above the red rule.
+ORGANISATION: Final = _StyleSpec("Bulletin Organisation", FANGSONG, SIZE_4, WD_ALIGN_PARAGRAPH.LEFT)
 COLUMN_TITLE: Final = _StyleSpec(
     "Bulletin Column Title", XIAOBIAOSONG, SIZE_2, WD_ALIGN_PARAGRAPH.CENTER
 )
@@ -115,6 +117,7 @@ RECORD: Final = _StyleSpec(
     WD_ALIGN_PARAGRAPH.LEFT,
     left_indent=RECORD_INDENT,
     right_indent=RECORD_INDENT,
+    keep_with_next=True,  # the 版记 is one block, never split over two pages
 )
 PRINT_COUNT: Final = _StyleSpec(
     "Bulletin Print Count",
@@ -123,10 +126,14 @@ PRINT_COUNT: Final = _StyleSpec(
     WD_ALIGN_PARAGRAPH.RIGHT,
     left_indent=RECORD_INDENT,
     right_indent=RECORD_INDENT,
+    keep_with_next=True,
 )
 # An empty, 1 pt high, un-indented paragraph that only carries a border: a border spans its
 # paragraph's indents, and the 版记 rules must be full 版心 width while its text is indented.
-RULE: Final = _StyleSpec("Bulletin Rule", FANGSONG, Pt(1), line_spacing=Pt(1))
+# It must not snap to the line grid, or each rule would take a whole 28.95 pt line.
+RULE: Final = _StyleSpec(
+    "Bulletin Rule", FANGSONG, Pt(1), line_spacing=Pt(1), keep_with_next=True, snap_to_grid=False
+)
 STYLES: Final = (
     MASTHEAD,
     ISSUE_LINE,
@@ -230,6 +237,11 @@ def _add_style(document: DocxDocument, spec: _StyleSpec) -> None:
     paragraph_format.first_line_indent = spec.first_line_indent or Pt(0)
     paragraph_format.left_indent = spec.left_indent or Pt(0)
     paragraph_format.right_indent = spec.right_indent or Pt(0)
+    paragraph_format.keep_with_next = spec.keep_with_next
+    if not spec.snap_to_grid:
+        snap = OxmlElement("w:snapToGrid")
+        snap.set(qn("w:val"), "0")
+        style.element.get_or_add_pPr().insert_element_before(snap, *_AFTER_SNAP_TO_GRID)
     if spec.outline_level is not None:
         level = OxmlElement("w:outlineLvl")
         level.set(qn("w:val"), str(spec.outline_level))
@@ -247,9 +259,12 @@ def _set_up_page(section: Section) -> None:
     if grid is None:
         grid = OxmlElement("w:docGrid")
         section_properties.append(grid)
-    grid.set(qn("w:type"), "linesAndChars")
+    # A line grid only. The 28-character grid (type linesAndChars, charSpace -848) made
+    # LibreOffice 7.4 set about 14 characters a line, as if each were 32 pt wide; without it
+    # 16 pt characters give 27 a line in the 156 mm 版心.
+    grid.set(qn("w:type"), "lines")
     grid.set(qn("w:linePitch"), LINE_PITCH_TWIPS)
-    grid.set(qn("w:charSpace"), CHAR_SPACE)
+    grid.attrib.pop(qn("w:charSpace"), None)
 
 
 class _Writer:

@@ -15,7 +15,7 @@ from docx.document import Document as DocxDocument
 from docx.enum.text import WD_ALIGN_PARAGRAPH, WD_TAB_ALIGNMENT
 from docx.oxml.ns import qn
 from docx.oxml.text.parfmt import CT_PPr
-from docx.shared import Length, Pt
+from docx.shared import Length, Mm, Pt
 from docx.text.paragraph import Paragraph
 from docx.text.parfmt import ParagraphFormat
 from docx.text.run import Run
@@ -93,12 +93,15 @@ def test_page_is_a4_with_gbt_margins_when_rendered(document: DocxDocument) -> No
     assert [_mm(length) for length in lengths] == [210, 297, 37, 35, 28, 26]
 
 
-def test_document_grid_has_22_lines_of_28_characters_when_rendered(document: DocxDocument) -> None:
+def test_document_grid_has_22_lines_and_no_character_grid_when_rendered(
+    document: DocxDocument,
+) -> None:
+    # No character grid: LibreOffice spreads text over twice the width with charSpace -848.
     grid = document.sections[0]._sectPr.find(qn("w:docGrid"))
     assert (grid.get(qn("w:type")), grid.get(qn("w:linePitch")), grid.get(qn("w:charSpace"))) == (
-        "linesAndChars",
+        "lines",
         "579",
-        "-848",
+        None,
     )
 
 
@@ -160,6 +163,14 @@ def test_organisation_line_has_a_right_tab_and_a_red_bottom_rule_when_rendered(
         _mm(tab.position),
         tab.alignment,
     ) == ("single", "FF0000", "18", 156, WD_TAB_ALIGNMENT.RIGHT)
+
+
+def test_organisation_line_is_sihao_so_it_fits_one_line_when_rendered(
+    document: DocxDocument,
+) -> None:
+    line = _paragraph(document, "四川省政府政务服务和公共资源交易服务中心\t2022年10月21日")
+    characters = len(line.text.replace("\t", ""))
+    assert (line.style.font.size, characters * Pt(14) <= Mm(156)) == (Pt(14), True)
 
 
 def test_paragraph_border_precedes_spacing_in_schema_order_when_rendered(
@@ -310,3 +321,16 @@ def test_libreoffice_converts_the_docx_to_pdf_when_installed(
     )
     pdf = tmp_path / "bulletin.pdf"
     assert pdf.exists() and pdf.stat().st_size > 0 and pdf.read_bytes().startswith(b"%PDF")
+
+
+def test_record_block_keeps_together_and_rules_skip_the_grid_when_rendered(
+    document: DocxDocument,
+) -> None:
+    rule = document.styles["Bulletin Rule"]
+    snap = rule.element.pPr.find(qn("w:snapToGrid"))
+    record_styles = [document.styles[name] for name in ("Bulletin Record", "Bulletin Print Count")]
+    assert (
+        snap.get(qn("w:val")),
+        rule.paragraph_format.keep_with_next,
+        [style.paragraph_format.keep_with_next for style in record_styles],
+    ) == ("0", True, [True, True])
