@@ -162,6 +162,25 @@ async def cmd_issue_open(args: argparse.Namespace) -> None:
         await app.close()
 
 
+async def cmd_issue_number(args: argparse.Namespace) -> None:
+    app = await open_app_from(_config_path(args))
+    try:
+        async with app.sessions() as session, session.begin():
+            issue = await issues.current_issue(session)
+            if issue is None:
+                raise UsageError(messages.NO_ISSUE)
+            number = args.number or issue.number
+            total = args.total or issue.total_number
+            if await issues.numbers_taken(session, issue.year, number, total, excluding=issue.id):
+                raise UsageError(
+                    messages.NUMBER_TAKEN.format(numbers=f"{issue.year}-{number}/{total}")
+                )
+            issue.number, issue.total_number = number, total
+            print(messages.ISSUE_RENUMBERED.format(issue_line=issue_line(issue)))
+    finally:
+        await app.close()
+
+
 async def cmd_draft(args: argparse.Namespace) -> None:
     issue_date = _parse_date(args.issue_date) if args.issue_date else None
     app = await open_app_from(_config_path(args))
@@ -275,6 +294,15 @@ def build_parser() -> argparse.ArgumentParser:
     open_cmd.add_argument("--date", help="该周内任一天，YYYY-MM-DD（默认今天）")
     open_cmd.add_argument("--number", type=int, help="本年期号（默认自动顺延）")
     open_cmd.add_argument("--total", type=int, help="总期号（默认自动顺延）")
+    number_cmd = add(
+        "number",
+        "修改当前一期的本年期号或总期号（以后各期据此顺延）。",
+        "zhoubao issue number --number 31 --total 406",
+        cmd_issue_number,
+        issue_commands,
+    )
+    number_cmd.add_argument("--number", type=int, help="本年期号")
+    number_cmd.add_argument("--total", type=int, help="总期号")
 
     draft = add(
         "draft",
@@ -309,6 +337,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(messages.INTERRUPTED, file=sys.stderr)
         return 130
+    except Exception as error:  # the edge of the program: a short message, never a traceback
+        logger.debug("command failed", exc_info=True)
+        print(
+            messages.INTERNAL_ERROR.format(error=f"{type(error).__name__}: {error}"),
+            file=sys.stderr,
+        )
+        return 1
     return 0
 
 

@@ -25,6 +25,7 @@ ISSUE_OPENED: Final = "已开启 {issue_line}，报送期间{period}，已通知
 ISSUE_EXISTS: Final = "本周的周报已开启：{issue_line}，报送期间{period}。"
 NO_WORKING_DAYS: Final = "{day} 所在的一周没有工作日，不开启周报。"
 NUMBER_TAKEN: Final = "期号 {numbers} 已被其他一期使用，请换一个。"
+ISSUE_RENUMBERED: Final = "当前一期已改为 {issue_line}，以后各期据此顺延。"
 NO_ISSUE: Final = "还没有开启过任何一期周报。请先运行 zhoubao issue open --date YYYY-MM-DD。"
 DRAFT_WRITTEN: Final = "草稿已生成：\n  Word：{docx}\n  Markdown：{markdown}"
 SILENT_WINDOWS: Final = "未报送的窗口（未列入周报）：{names}"
@@ -33,3 +34,6 @@ STATUS_OUTBOX: Final = "待发消息：排队 {queued}，已发送 {sent}，失�
 DEMO_START: Final = "演示：在临时目录 {path} 中模拟一周的报送。"
 DEMO_DONE: Final = "演示完成，用时 {seconds:.1f} 秒。"
 INTERRUPTED: Final = "已中断。"
+INTERNAL_ERROR: Final = (
+    "出现内部错误（{error}）。设置环境变量 ZHOUBAO_LOG_LEVEL=DEBUG 后重试可查看详细信息。"
+)

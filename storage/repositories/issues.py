@@ -61,11 +61,18 @@ async def close_issue(session: AsyncSession, issue: Issue, now: datetime) -> Non
     await session.flush()
 
 
-async def numbers_taken(session: AsyncSession, year: int, number: int, total_number: int) -> bool:
-    """True if an issue already has this year and number, or this total number."""
-    result = await session.scalars(
-        select(Issue.id).where(
-            ((Issue.year == year) & (Issue.number == number)) | (Issue.total_number == total_number)
-        )
+async def numbers_taken(
+    session: AsyncSession,
+    year: int,
+    number: int,
+    total_number: int,
+    *,
+    excluding: int | None = None,
+) -> bool:
+    """True if another issue already has this year and number, or this total number."""
+    stmt = select(Issue.id).where(
+        ((Issue.year == year) & (Issue.number == number)) | (Issue.total_number == total_number)
     )
-    return result.first() is not None
+    if excluding is not None:
+        stmt = stmt.where(Issue.id != excluding)
+    return (await session.scalars(stmt)).first() is not None
