@@ -11,8 +11,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.channels.base import Channel
 from bot.errors import ChannelError
+from bot.ratelimit import UNLIMITED, Limits, RateLimiter
 from handlers.delivery import from_row
 from handlers.types import ChannelKind
+from storage.models import OutboxMessage
 from storage.repositories import outbox
 
 logger = logging.getLogger(__name__)
@@ -28,15 +30,23 @@ def backoff(attempts: int) -> timedelta:
 
 
 class Dispatcher:
+    """Sends the outbox: oldest first, in order per chat, paced, retried, never twice."""
+
     def __init__(
         self,
         sessions: async_sessionmaker[AsyncSession],
         channels: Mapping[ChannelKind, Channel],
         clock: Callable[[], datetime],
+        limits: Mapping[ChannelKind, Limits] | None = None,
+        max_attempts: int = MAX_ATTEMPTS,
     ) -> None:
         self._sessions = sessions
         self._channels = channels
         self._clock = clock
+        self._limiters = {
+            kind: RateLimiter((limits or {}).get(kind, UNLIMITED)) for kind in channels
+        }
+        self._max_attempts = max_attempts
         self._lock = asyncio.Lock()  # two drains at once would send a message twice
 
     async def drain(self, kind: ChannelKind, *, chat_id: str | None = None) -> int:
@@ -46,32 +56,63 @@ class Dispatcher:
 
     async def _drain(self, kind: ChannelKind, chat_id: str | None) -> int:
         channel = self._channels[kind]
+        limiter = self._limiters[kind]
         sent = 0
         while True:
             async with self._sessions() as session:
                 rows = await outbox.due_messages(
-                    session, kind.value, self._clock(), chat_id=chat_id, limit=50
+                    session, kind.value, self._clock(), chat_id=chat_id, limit=200
                 )
             if not rows:
                 return sent
+            held: set[str] = set()  # chats to leave for now: their order must hold
+            waits: list[float] = []
+            progressed = False
             for row in rows:
+                if row.chat_id in held:
+                    continue
+                wait = limiter.chat_wait(row.chat_id)
+                if wait > 0:
+                    held.add(row.chat_id)
+                    waits.append(wait)
+                    continue
+                await limiter.acquire(row.chat_id)
                 key, message = from_row(row)
                 try:
                     await channel.send(key, message)
                 except ChannelError as error:
-                    await self._failed(row.id, row.attempts + 1, error)
+                    held.add(row.chat_id)
+                    await self._failed(row, error, limiter)
+                    continue
+                except Exception as error:  # a bug in an adapter must not stop the outbox
+                    logger.exception("channel send crashed", extra={"message_id": row.id})
+                    held.add(row.chat_id)
+                    await self._failed(row, ChannelError(repr(error), retry_after=0), limiter)
                     continue
                 async with self._sessions() as session, session.begin():
                     await outbox.mark_sent(session, row.id, self._clock())
                 sent += 1
-            # Failed rows are now failed or scheduled later, so the loop ends.
+                progressed = True
+            if not progressed:
+                if not waits:
+                    return sent  # what is left is scheduled for later
+                await asyncio.sleep(min(waits))
 
-    async def _failed(self, message_id: int, attempts: int, error: ChannelError) -> None:
+    async def _failed(self, row: OutboxMessage, error: ChannelError, limiter: RateLimiter) -> None:
+        attempts = row.attempts + 1
         detail = str(error)
         async with self._sessions() as session, session.begin():
-            if error.retry_after is None or attempts >= MAX_ATTEMPTS:
-                logger.warning("message failed", extra={"message_id": message_id})
-                await outbox.mark_failed(session, message_id, detail)
+            if error.retry_after is None or attempts >= self._max_attempts:
+                logger.warning("message failed", extra={"message_id": row.id, "attempts": attempts})
+                await outbox.mark_failed(session, row.id, detail)
                 return
-            delay = max(timedelta(seconds=error.retry_after), backoff(attempts))
-            await outbox.mark_retry(session, message_id, detail, self._clock() + delay)
+            if error.retry_after > 0:
+                # The channel said how long to wait (Telegram's 429): the whole channel waits.
+                delay = timedelta(seconds=error.retry_after)
+                limiter.pause(error.retry_after)
+            else:
+                delay = backoff(attempts)
+            until = self._clock() + delay
+            logger.info("message retry", extra={"message_id": row.id, "attempts": attempts})
+            await outbox.mark_retry(session, row.id, detail, until)
+            await outbox.defer_chat(session, row.channel, row.chat_id, row.id, until)

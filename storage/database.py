@@ -114,10 +114,11 @@ def alembic_config() -> Config:
 async def migrate(engine: AsyncEngine) -> None:
     """Bring the schema up to the newest migration; do nothing when it is already there.
 
-    Safe when several processes start at once: they take turns (SQLite's write lock, waited
-    for through busy_timeout; an advisory lock on PostgreSQL), and the later ones find the
-    schema at head. Do not run two migrations concurrently inside one process: Alembic keeps
-    its context in module globals.
+    Call it at startup, before other work. Safe when several processes start at once: they take
+    turns (SQLite's write lock, waited for through busy_timeout; an advisory lock on
+    PostgreSQL), and the later ones find the schema at head. On a brand-new SQLite file it also
+    waits out the switch to WAL that another process may be making. Do not run two migrations
+    concurrently inside one process: Alembic keeps its context in module globals.
     """
     if engine.dialect.name == "sqlite":
         await _wait_until_sqlite_connects(engine)

@@ -110,3 +110,31 @@ async def counts_by_status(session: AsyncSession) -> dict[str, int]:
         select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status)
     )
     return {status: count for status, count in result.all()}
+
+
+async def defer_chat(
+    session: AsyncSession, channel: str, chat_id: str, after_id: int, until: datetime
+) -> None:
+    """Hold a chat's later queued messages until `until`, so that they keep their order."""
+    await session.execute(
+        update(OutboxMessage)
+        .where(
+            OutboxMessage.channel == channel,
+            OutboxMessage.chat_id == chat_id,
+            OutboxMessage.status == OutboxStatus.QUEUED,
+            OutboxMessage.id > after_id,
+            OutboxMessage.next_attempt_at < until,
+        )
+        .values(next_attempt_at=until)
+    )
+
+
+async def failed_messages(session: AsyncSession, limit: int = 20) -> list[OutboxMessage]:
+    """The most recent messages given up on, newest first."""
+    result = await session.scalars(
+        select(OutboxMessage)
+        .where(OutboxMessage.status == OutboxStatus.FAILED)
+        .order_by(OutboxMessage.id.desc())
+        .limit(limit)
+    )
+    return list(result.all())

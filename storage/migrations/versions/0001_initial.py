@@ -45,7 +45,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_issues")),
         sa.UniqueConstraint("period_start", name=op.f("uq_issues_period_start")),
         sa.UniqueConstraint("total_number", name=op.f("uq_issues_total_number")),
-        sa.UniqueConstraint("year", "number", name=op.f("uq_issues_year")),
+        sa.UniqueConstraint("year", "number", name=op.f("uq_issues_year_number")),
     )
     op.create_table(
         "outbox",
@@ -107,7 +107,7 @@ def upgrade() -> None:
             ["window_id"], ["windows.id"], name=op.f("fk_members_window_id_windows")
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_members")),
-        sa.UniqueConstraint("channel", "user_id", name=op.f("uq_members_channel")),
+        sa.UniqueConstraint("channel", "user_id", name=op.f("uq_members_channel_user_id")),
     )
     op.create_table(
         "inspection_results",

@@ -1,0 +1,61 @@
+"""Pacing outgoing messages to a channel's published limits."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """At most `per_second` messages a second in all, and one per `per_chat_interval` to a chat.
+
+    Telegram publishes about 30 a second in all and one a second per chat.
+    """
+
+    per_second: float
+    per_chat_interval: float
+
+    def scaled(self, factor: float) -> Limits:
+        """The same limits `factor` times faster (to keep a test or benchmark short)."""
+        return Limits(self.per_second * factor, self.per_chat_interval / factor)
+
+
+TELEGRAM_LIMITS = Limits(per_second=30.0, per_chat_interval=1.0)
+UNLIMITED = Limits(per_second=float("inf"), per_chat_interval=0.0)
+
+
+class RateLimiter:
+    """Spaces sends evenly at the total rate, and keeps each chat to its own interval."""
+
+    def __init__(self, limits: Limits, clock: Callable[[], float] = time.monotonic) -> None:
+        self._limits = limits
+        self._clock = clock
+        self._next_slot = 0.0
+        self._chat_ready: dict[str, float] = {}
+
+    def chat_wait(self, chat_id: str) -> float:
+        """Seconds until `chat_id` may receive another message (0 when it may now)."""
+        return max(0.0, self._chat_ready.get(chat_id, 0.0) - self._clock())
+
+    def pause(self, seconds: float) -> None:
+        """Send nothing for `seconds` (the channel asked us to slow down)."""
+        self._next_slot = max(self._next_slot, self._clock() + seconds)
+
+    async def acquire(self, chat_id: str) -> None:
+        """Wait for the next free slot (total and per-chat), then take it."""
+        now = self._clock()
+        start = max(now, self._next_slot, self._chat_ready.get(chat_id, 0.0))
+        if self._limits.per_second != float("inf"):
+            self._next_slot = start + 1.0 / self._limits.per_second
+        self._chat_ready[chat_id] = start + self._limits.per_chat_interval
+        if start > now:
+            await asyncio.sleep(start - now)
+        if len(self._chat_ready) > 10_000:
+            self._forget_idle_chats()
+
+    def _forget_idle_chats(self) -> None:
+        now = self._clock()
+        self._chat_ready = {c: t for c, t in self._chat_ready.items() if t > now}
