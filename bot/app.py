@@ -7,15 +7,19 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from bot import messages
 from bot.config import Config, load_config
 from bot.engine import Engine
+from bot.errors import ConfigError
 from handlers.conversation import HandlerSettings
 from scheduler.calendar import WorkCalendar
 from scheduler.clock import SystemClock
 from scheduler.jobs import NumberingDefaults
 from storage.database import create_engine, migrate, session_factory
+from storage.errors import StorageError
 from storage.repositories.windows import WindowSpec, sync_windows
 
 
@@ -70,4 +74,15 @@ async def open_app(config: Config, clock: Callable[[], datetime] | None = None) 
 
 
 async def open_app_from(path: Path, clock: Callable[[], datetime] | None = None) -> App:
-    return await open_app(load_config(path), clock)
+    """Load the configuration at `path` and open the app; ConfigError if the database fails."""
+    config = load_config(path)
+    try:
+        return await open_app(config, clock)
+    except (OSError, StorageError, SQLAlchemyError) as error:
+        # The database named in the file cannot be opened: say which file and key.
+        reason = f"{type(error).__name__}: {error}".splitlines()[0]
+        raise ConfigError(
+            messages.DATABASE_UNUSABLE.format(path=path, reason=reason),
+            path=str(path),
+            key="storage.url",
+        ) from None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import os
 import sys
@@ -102,6 +103,9 @@ async def chat(app: App, name: str, read_line: Callable[[], str]) -> None:
             channel.show_prompt()
     finally:
         poller.cancel()
+        # Wait for it: the database must not close under a delivery in progress.
+        with contextlib.suppress(asyncio.CancelledError):
+            await poller
         print("\n" + messages.CHAT_BYE)
 
 
@@ -138,7 +142,7 @@ async def cmd_issue_open(args: argparse.Namespace) -> None:
         day = day or app.clock().date()
         async with app.sessions() as session, session.begin():
             try:
-                issue, created = await open_issue(
+                opened = await open_issue(
                     session,
                     app.calendar,
                     day,
@@ -151,11 +155,13 @@ async def cmd_issue_open(args: argparse.Namespace) -> None:
                 raise UsageError(messages.NO_WORKING_DAYS.format(day=day)) from None
             except IssueNumberTaken as taken:
                 raise UsageError(messages.NUMBER_TAKEN.format(numbers=taken)) from None
-            reached = len(await window_standings(session, issue))
-            template = messages.ISSUE_OPENED if created else messages.ISSUE_EXISTS
+            issue = opened.issue
+            template = messages.ISSUE_OPENED if opened.created else messages.ISSUE_EXISTS
             print(
                 template.format(
-                    issue_line=issue_line(issue), period=period_of(issue), windows=reached
+                    issue_line=issue_line(issue),
+                    period=period_of(issue),
+                    windows=opened.windows_prompted,
                 )
             )
     finally:

@@ -103,6 +103,12 @@ MSG_SECRET_IN_FILE: Final = (
 MSG_NO_CHANNEL: Final = "至少要启用一个渠道（console、telegram 或 wechat）"
 MSG_ENDPOINT_REQUIRED: Final = "启用 wechat 时必须填写"
 MSG_BRACES: Final = "花括号不配对；要在文字中写花括号本身，请写成 {{ 或 }}"
+MSG_PASSWORD_IN_URL: Final = (
+    "数据库密码不能写在配置文件里；请去掉地址中的密码，改用环境变量 PGPASSWORD 或 ~/.pgpass"
+)
+MSG_SQLITE_NOT_A_FILE: Final = (
+    "SQLite 数据库必须是一个文件，例如 sqlite+aiosqlite:///data/zhoubao.sqlite3"
+)
 MSG_BAD_DATABASE_URL: Final = (
     "不是有效的数据库地址，应如 sqlite+aiosqlite:///data/zhoubao.sqlite3"
     " 或 postgresql+asyncpg://用户名@主机/库名"
@@ -496,14 +502,18 @@ class StorageConfig(_Section):
             raise _Problem(MSG_BAD_DATABASE_URL) from None
         if url.drivername not in ASYNC_DRIVERS:
             raise _Problem(MSG_BAD_DATABASE_URL)
+        if url.password:
+            raise _Problem(MSG_PASSWORD_IN_URL)
         database = url.database
+        if url.drivername.startswith("sqlite") and (
+            not database or database == ":memory:" or database.startswith("file:")
+        ):
+            raise _Problem(MSG_SQLITE_NOT_A_FILE)
         base = _base_dir(info)
         if (
             url.drivername.startswith("sqlite")
             and base is not None
             and database
-            and database != ":memory:"
-            and not database.startswith("file:")
             and not Path(database).is_absolute()
         ):
             return url.set(database=str(base / database)).render_as_string(hide_password=False)

@@ -94,7 +94,11 @@ class Engine:
             reply = await try_bind(ctx, update) or unbound_reply()
         elif update.choice is None and text in messages.CANCEL_WORDS:
             reply = Reply([Outgoing(messages.CANCELLED)], MENU_STATE)
-        elif update.choice is None and text in messages.HELP_WORDS and current is not None:
+        elif (
+            update.choice is None
+            and text in messages.HELP_WORDS
+            and current not in (None, MENU_STATE)  # the menu answers help by role
+        ):
             reply = Reply([Outgoing(self._states[current][1].help)], current)
         elif current is None or current == MENU_STATE:
             bound = await try_bind(ctx, update)

@@ -26,6 +26,9 @@ ISSUE_EXISTS: Final = "本周的周报已开启：{issue_line}，报送期间{pe
 NO_WORKING_DAYS: Final = "{day} 所在的一周没有工作日，不开启周报。"
 NUMBER_TAKEN: Final = "期号 {numbers} 已被其他一期使用，请换一个。"
 ISSUE_RENUMBERED: Final = "当前一期已改为 {issue_line}，以后各期据此顺延。"
+DATABASE_UNUSABLE: Final = (
+    "配置文件 {path} 有误：storage.url / storage.data_dir：无法打开数据库（{reason}）"
+)
 NO_ISSUE: Final = "还没有开启过任何一期周报。请先运行 zhoubao issue open --date YYYY-MM-DD。"
 DRAFT_WRITTEN: Final = "草稿已生成：\n  Word：{docx}\n  Markdown：{markdown}"
 SILENT_WINDOWS: Final = "未报送的窗口（未列入周报）：{names}"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import unicodedata
 
 from handlers import messages
@@ -18,12 +19,15 @@ def ask(text: str, *choices: tuple[str, str]) -> Outgoing:
     return Outgoing(text, tuple(Choice(value, label) for value, label in choices))
 
 
+_TERMINAL_ESCAPE = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+
+
 def clean_text(raw: str | None) -> str:
-    """Drop control characters (keeping line breaks) and surrounding space."""
+    """Drop control characters and terminal escapes (keeping line breaks) and outer space."""
     if raw is None:
         return ""
     kept = []
-    for char in raw:
+    for char in _TERMINAL_ESCAPE.sub("", raw):
         if char in "\n\t":
             kept.append(char)
         elif unicodedata.category(char) in ("Cc", "Cf") and char not in "\u200d":

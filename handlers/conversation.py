@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.types import ChatKey, Choice, Envelope, Incoming, Outgoing
 from report.bulletin import BulletinTemplate
+from report.normalise import FULL_WIDTH_DIGITS
 from storage.models import Member
 
 END: Final = "end"  # next_state=END deletes the state row
@@ -82,7 +83,7 @@ def choice_or_text(update: Incoming) -> str:
 
 def resolve_choice(text: str, offered: list[Choice]) -> str | None:
     """Map a typed reply ("2", or a label) to the value of an offered choice."""
-    stripped = text.strip().translate(_FULLWIDTH_DIGITS).rstrip(".、。")
+    stripped = text.strip().translate(FULL_WIDTH_DIGITS).rstrip(".、。")
     if stripped.isdigit():
         index = int(stripped)
         if 1 <= index <= len(offered):
@@ -92,6 +93,3 @@ def resolve_choice(text: str, offered: list[Choice]) -> str | None:
         if stripped == choice.label or stripped == choice.value:
             return choice.value
     return None
-
-
-_FULLWIDTH_DIGITS = str.maketrans("０１２３４５６７８９", "0123456789")

@@ -12,7 +12,7 @@ from handlers.types import Document, Incoming, Outgoing
 from handlers.windows import WindowState, window_standings
 from report.errors import DraftError
 from report.messages import ISSUE_LINE
-from report.normalise import normalise_item
+from report.normalise import FULL_WIDTH_DIGITS, normalise_item
 from storage.models import Issue
 from storage.repositories import submissions
 
@@ -119,8 +119,15 @@ async def _handle_list(ctx: StepContext, update: Incoming) -> Reply:
     issue = await latest_issue(ctx)
     grouped = await _ordered_ids(ctx, issue)
     current = grouped.get(str(ctx.data["subsection"]), [])
-    words = (update.text or "").replace("，", " ").replace(",", " ").replace("、", " ").split()
-    wanted = [int(w) for w in words if w.isdigit()]
+    words = (
+        (update.text or "")
+        .translate(FULL_WIDTH_DIGITS)
+        .replace("，", " ")
+        .replace(",", " ")
+        .replace("、", " ")
+        .split()
+    )
+    wanted = [int(w) for w in words if w.isdecimal() and w.isascii()]
     if len(words) != len(wanted) or sorted(wanted) != list(range(1, len(current) + 1)):
         raise InputRejected(messages.order_bad(len(current)))
     grouped[str(ctx.data["subsection"])] = [current[n - 1] for n in wanted]

@@ -56,6 +56,16 @@ KEYWORDS: Final = {word: "no_news" for word in messages.NO_NEWS_WORDS} | {
     "排序": "order",
 }
 
+# What someone is told who asks for another role's command.
+REFUSALS: Final = {
+    value: messages.EDITOR_ONLY for value in ("status", "remind", "statistics", "order", "compile")
+} | {
+    "inspection": messages.INSPECTOR_ONLY,
+    "submit": messages.STAFF_ONLY,
+    "no_news": messages.STAFF_ONLY,
+    "my_items": messages.STAFF_ONLY,
+}
+
 Action = Callable[[StepContext], Awaitable[Reply]]
 # Filled by handlers.registry, which knows every conversation; avoids an import cycle.
 ACTIONS: dict[str, Action] = {}
@@ -79,8 +89,11 @@ async def _handle(ctx: StepContext, update: Incoming) -> Reply:
     allowed = {choice.value for choice in menu}
     text = (update.text or "").strip()
     value = update.choice or resolve_choice(text, list(menu)) or KEYWORDS.get(text)
-    if value not in allowed or value is None:
+    if value is None:
         return Reply([], "menu.main")
+    if value not in allowed:
+        refusal = REFUSALS.get(value)
+        return Reply([Outgoing(refusal)] if refusal else [], "menu.main")
     if value == "help":
         role = Role(ctx.member.role) if ctx.member is not None else Role.STAFF
         return Reply([Outgoing(HELPS[role])], "menu.main")

@@ -18,12 +18,13 @@ _HAN_RE: Final = re.compile(f"[{_HAN}]")
 _CJK_PUNCT_RE: Final = re.compile(f"[{_CJK_PUNCT}]")
 _WIDE_RE: Final = re.compile(f"[{_HAN}{_CJK_PUNCT}{_SHARED_PUNCT}]")
 
-_FULL_WIDTH_DIGITS: Final = str.maketrans("０１２３４５６７８９", "0123456789")
+MAX_COUNT: Final = 2**63 - 1  # the largest figure a database column (BIGINT) holds
+FULL_WIDTH_DIGITS: Final = str.maketrans("０１２３４５６７８９", "0123456789")
 _LINE_BREAK_RE: Final = re.compile("\r\n|[\r\n\v\f\x1c\x1d\x1e\x85\u2028\u2029]")
 # Invisible characters pasted from chat apps and web pages; they would also hide the
-# CJK–CJK adjacency that the spacing rule relies on.
+# CJK–CJK adjacency that the spacing rule relies on. U+200D stays: it joins emoji (👨‍👩‍👧).
 _INVISIBLE: Final = frozenset(
-    "\u00ad\u180e\u200b\u200c\u200d\u200e\u200f\u202a\u202b\u202c\u202d\u202e"
+    "\u00ad\u180e\u200b\u200c\u200e\u200f\u202a\u202b\u202c\u202d\u202e"
     "\u2060\u2061\u2062\u2063\u2064\ufeff"
 )
 # Placeholders for protected spans (URLs, e-mails) live in Supplementary Private Use Area-B,
@@ -97,16 +98,17 @@ def normalise_item(text: str) -> str:
 
 def parse_count(text: str) -> int | None:
     """Return the non-negative whole number in `text` (617058, 617,058, ６１７０５８), else None."""
-    candidate = text.translate(_FULL_WIDTH_DIGITS).strip().replace("，", ",")
+    candidate = text.translate(FULL_WIDTH_DIGITS).strip().replace("，", ",")
     if not candidate.isascii() or not _COUNT_RE.fullmatch(candidate):
         return None
-    return int(candidate.replace(",", ""))
+    value = int(candidate.replace(",", ""))
+    return value if value <= MAX_COUNT else None
 
 
 def _clean_line(line: str) -> str:
     """Drop control, surrogate and invisible characters; turn every kind of space into ' '."""
     kept: list[str] = []
-    for char in line.translate(_FULL_WIDTH_DIGITS):
+    for char in line.translate(FULL_WIDTH_DIGITS):
         category = unicodedata.category(char)
         if char == "\t" or category == "Zs":
             kept.append(" ")

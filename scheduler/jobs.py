@@ -26,6 +26,13 @@ class NumberingDefaults:
     next_total: int
 
 
+@dataclass(frozen=True, slots=True)
+class OpenedIssue:
+    issue: Issue
+    created: bool  # False: the week's issue was open already
+    windows_prompted: int  # windows with bound staff that were sent the prompt
+
+
 class NoWorkingDays(Exception):
     """The week has no working day, so it gets no issue."""
 
@@ -43,8 +50,8 @@ async def open_issue(
     *,
     number: int | None = None,
     total_number: int | None = None,
-) -> tuple[Issue, bool]:
-    """Open the issue for the week of `day` and prompt every window; (issue, created).
+) -> OpenedIssue:
+    """Open the issue for the week of `day` and prompt every window with staff.
 
     Running it again for the same week returns the existing issue and sends nothing
     new: prompts are deduplicated per issue and member.
@@ -54,7 +61,7 @@ async def open_issue(
         raise NoWorkingDays(day.isoformat())
     existing = await issues.issue_for_period(session, period.start)
     if existing is not None:
-        return existing, False
+        return OpenedIssue(existing, created=False, windows_prompted=0)
     # An issue is numbered in the year it is published, i.e. when its period ends.
     year = period.end.year
     last = await issues.last_issue(session)
@@ -76,6 +83,6 @@ async def open_issue(
         period_end=period.end,
         now=now,
     )
-    await prompt_windows(session, issue, PromptKind.OPEN, now)
+    prompted = await prompt_windows(session, issue, PromptKind.OPEN, now)
     logger.info("issue opened", extra={"issue_id": issue.id, "period_start": str(period.start)})
-    return issue, True
+    return OpenedIssue(issue, created=True, windows_prompted=prompted)

@@ -45,9 +45,7 @@ def plan_week(calendar: WorkCalendar, rules: ScheduleRules, day: date) -> WeekPl
     return WeekPlan(period, open_at, tuple(sorted(set(reminders))), deadline)
 
 
-def plans_around(
-    calendar: WorkCalendar, rules: ScheduleRules, now: datetime
-) -> list[WeekPlan]:
+def plans_around(calendar: WorkCalendar, rules: ScheduleRules, now: datetime) -> list[WeekPlan]:
     """The plans of last week and this week (after downtime, last week may be unfinished)."""
     today = now.astimezone(rules.zone).date()
     plans = []

@@ -13,6 +13,7 @@ from sqlalchemy import (
     Date,
     DateTime,
     ForeignKey,
+    Index,
     Integer,
     LargeBinary,
     MetaData,
@@ -147,6 +148,7 @@ class Issue(Base):
     status: Mapped[str] = mapped_column(String(20), default=IssueStatus.OPEN)
     opened_at: Mapped[datetime]
     closed_at: Mapped[datetime | None]
+    deadline_at: Mapped[datetime | None]  # intake closes then; the editor may extend it
 
 
 class Item(Base):
@@ -156,7 +158,7 @@ class Item(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     issue_id: Mapped[int] = mapped_column(ForeignKey("issues.id"), index=True)
-    window_id: Mapped[int] = mapped_column(ForeignKey("windows.id"))
+    window_id: Mapped[int] = mapped_column(ForeignKey("windows.id"), index=True)
     subsection: Mapped[str] = mapped_column(String(50))
     text: Mapped[str] = mapped_column(Text)
     status: Mapped[str] = mapped_column(String(20), default=ItemStatus.CONFIRMED)
@@ -189,6 +191,7 @@ class WindowReport(Base):
     window_id: Mapped[int] = mapped_column(ForeignKey("windows.id"), primary_key=True)
     no_news: Mapped[bool] = mapped_column(Boolean, default=False)
     exempt: Mapped[bool] = mapped_column(Boolean, default=False)
+    reopened: Mapped[bool] = mapped_column(Boolean, default=False)  # may submit after closing
     updated_by: Mapped[int | None] = mapped_column(ForeignKey("members.id"))
     updated_at: Mapped[datetime]
 
@@ -246,6 +249,9 @@ class OutboxMessage(Base):
     """A message waiting to be sent (or sent, or given up on) by the dispatcher."""
 
     __tablename__ = "outbox"
+    __table_args__ = (
+        Index("ix_outbox_status_next_attempt_at", "status", "next_attempt_at"),  # dispatcher
+    )
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
     channel: Mapped[str] = mapped_column(String(20), index=True)
@@ -261,3 +267,13 @@ class OutboxMessage(Base):
     next_attempt_at: Mapped[datetime]
     sent_at: Mapped[datetime | None]
     last_error: Mapped[str | None] = mapped_column(Text)
+
+
+class Lease(Base):
+    """Who runs the scheduler and the outbox now; another process takes over when it expires."""
+
+    __tablename__ = "leases"
+
+    name: Mapped[str] = mapped_column(String(50), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(200))
+    expires_at: Mapped[datetime]
