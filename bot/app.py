@@ -17,7 +17,8 @@ from bot.errors import ConfigError
 from handlers.conversation import HandlerSettings
 from scheduler.calendar import WorkCalendar
 from scheduler.clock import SystemClock
-from scheduler.jobs import NumberingDefaults
+from scheduler.jobs import NumberingDefaults, WeekSettings
+from scheduler.plan import ScheduleRules
 from storage.database import create_engine, migrate, session_factory
 from storage.errors import StorageError
 from storage.repositories.windows import WindowSpec, sync_windows
@@ -33,6 +34,7 @@ class App:
     calendar: WorkCalendar
     numbering: NumberingDefaults
     clock: Callable[[], datetime]
+    week: WeekSettings
 
     @property
     def data_dir(self) -> Path:
@@ -57,19 +59,29 @@ async def open_app(config: Config, clock: Callable[[], datetime] | None = None) 
     settings = HandlerSettings(
         template=config.bulletin.to_template(), timezone_name=config.schedule.timezone
     )
+    calendar = WorkCalendar(
+        frozenset(config.schedule.extra_holidays), frozenset(config.schedule.extra_workdays)
+    )
+    numbering = NumberingDefaults(
+        config.numbering.year, config.numbering.next_number, config.numbering.next_total
+    )
+    schedule = config.schedule
+    rules = ScheduleRules(
+        zone=schedule.zone(),
+        open_time=schedule.open_time,
+        deadline_time=schedule.deadline_time,
+        reminders=tuple((r.day_offset, r.time) for r in schedule.reminders),
+    )
     return App(
         config=config,
         database=database,
         sessions=sessions,
         settings=settings,
         engine=Engine(sessions, settings, clock),
-        calendar=WorkCalendar(
-            frozenset(config.schedule.extra_holidays), frozenset(config.schedule.extra_workdays)
-        ),
-        numbering=NumberingDefaults(
-            config.numbering.year, config.numbering.next_number, config.numbering.next_total
-        ),
+        calendar=calendar,
+        numbering=numbering,
         clock=clock,
+        week=WeekSettings(calendar, rules, numbering, settings.template),
     )
 
 

@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import signal
 import sys
 from collections.abc import Callable, Coroutine, Sequence
 from datetime import date
@@ -20,10 +21,11 @@ from bot.config import write_default_config
 from bot.drafts import write_draft
 from bot.errors import BotError
 from bot.outbox import Dispatcher
+from bot.runner import Service
 from handlers import messages as handler_messages
 from handlers.binding import create_invite
 from handlers.common import period_of
-from handlers.editor import issue_line
+from handlers.drafts import issue_line
 from handlers.types import ChannelKind
 from handlers.windows import WindowState, window_standings
 from report.errors import DraftError
@@ -58,6 +60,29 @@ async def cmd_init(args: argparse.Namespace) -> None:
     path = _config_path(args)
     write_default_config(path)
     print(messages.INIT_WRITTEN.format(path=path))
+
+
+async def cmd_run(args: argparse.Namespace) -> None:
+    app = await open_app_from(_config_path(args))
+    try:
+        # Console chats deliver their own messages (`zhoubao chat`); networked channels
+        # are added here as they come.
+        service = Service(app, {})
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signal_number in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signal_number, stop.set)
+        print(
+            messages.RUN_STARTED.format(
+                database=app.database.url.render_as_string(hide_password=True),
+                zone=app.config.schedule.timezone,
+            ),
+            flush=True,
+        )
+        await service.run(stop)
+        print(messages.RUN_STOPPED, flush=True)
+    finally:
+        await app.close()
 
 
 async def cmd_chat(args: argparse.Namespace) -> None:
@@ -260,6 +285,12 @@ def build_parser() -> argparse.ArgumentParser:
         return sub
 
     add("init", "生成一份带注释的默认配置文件。", "zhoubao init", cmd_init)
+    add(
+        "run",
+        "启动服务：按工作日历自动开启每期、催报、截止并把草稿发给编辑。",
+        "zhoubao --config /etc/zhoubao/zhoubao.toml run",
+        cmd_run,
+    )
 
     chat_cmd = add(
         "chat",
@@ -340,6 +371,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except DraftError as error:
         print(error.user_message, file=sys.stderr)
         return 1
+    except BrokenPipeError:  # the output was piped into `head` or similar: nothing to say
+        return 0
     except KeyboardInterrupt:
         print(messages.INTERRUPTED, file=sys.stderr)
         return 130

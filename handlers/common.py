@@ -11,7 +11,7 @@ from handlers.errors import InputRejected
 from handlers.types import Choice, Incoming, Outgoing
 from report.dates import format_period
 from storage.models import Issue, IssueStatus, Role, Window
-from storage.repositories import issues, windows
+from storage.repositories import issues, submissions, windows
 
 
 def ask(text: str, *choices: tuple[str, str]) -> Outgoing:
@@ -50,13 +50,37 @@ def period_of(issue: Issue) -> str:
 
 
 async def open_issue(ctx: StepContext) -> Issue:
-    """The issue currently taking submissions; rejected when there is none."""
+    """The issue the member's window may still change; rejected when intake is over for it."""
     issue = await issues.current_issue(ctx.session)
     if issue is None:
         raise InputRejected(messages.NO_OPEN_ISSUE)
-    if issue.status != IssueStatus.OPEN:
-        raise InputRejected(messages.ISSUE_CLOSED)
-    return issue
+    if issue.status == IssueStatus.OPEN or await _reopened_for_member(ctx, issue):
+        return issue
+    raise InputRejected(messages.ISSUE_CLOSED)
+
+
+async def submission_issue(ctx: StepContext) -> tuple[Issue, bool]:
+    """The issue a new item goes to, and whether it comes late (after the deadline).
+
+    Late items are accepted and flagged rather than refused: nothing a window sends is lost,
+    and the editor decides whether it still goes in.
+    """
+    issue = await issues.current_issue(ctx.session)
+    if issue is None:
+        raise InputRejected(messages.NO_OPEN_ISSUE)
+    if issue.status == IssueStatus.OPEN or await _reopened_for_member(ctx, issue):
+        return issue, False
+    if issue.status == IssueStatus.CLOSED:
+        return issue, True
+    raise InputRejected(messages.ISSUE_CLOSED)
+
+
+async def _reopened_for_member(ctx: StepContext, issue: Issue) -> bool:
+    member = ctx.member
+    if member is None or member.window_id is None:
+        return False
+    report = await submissions.window_report(ctx.session, issue.id, member.window_id)
+    return report is not None and report.reopened
 
 
 async def latest_issue(ctx: StepContext) -> Issue:

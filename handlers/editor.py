@@ -3,25 +3,20 @@
 from __future__ import annotations
 
 from handlers import messages
-from handlers.bulletin import DOCX_MEDIA_TYPE, compile_issue
 from handlers.common import EDITOR_ROLES, ask, latest_issue, period_of, require_role
 from handlers.conversation import END, Conversation, Reply, State, StepContext, choice_or_text
+from handlers.drafts import draft_message, issue_line
 from handlers.errors import InputRejected
 from handlers.prompts import PromptKind, prompt_windows
-from handlers.types import Document, Incoming, Outgoing
+from handlers.types import Incoming, Outgoing
 from handlers.windows import WindowState, window_standings
 from report.errors import DraftError
-from report.messages import ISSUE_LINE
 from report.normalise import FULL_WIDTH_DIGITS, normalise_item
 from storage.models import Issue
 from storage.repositories import submissions
 
 SUBSECTION_PREFIX = "sub:"
 PREVIEW_CHARS = 30
-
-
-def issue_line(issue: Issue) -> str:
-    return ISSUE_LINE.format(year=issue.year, number=issue.number, total=issue.total_number)
 
 
 async def show_status(ctx: StepContext) -> Reply:
@@ -53,15 +48,11 @@ async def remind_now(ctx: StepContext) -> Reply:
 async def compile_now(ctx: StepContext) -> Reply:
     require_role(ctx, EDITOR_ROLES, messages.EDITOR_ONLY)
     issue = await latest_issue(ctx)
-    issue_date = issue.issue_date or ctx.now.date()
     try:
-        compiled = await compile_issue(ctx.session, issue, ctx.settings.template, issue_date)
+        message = await draft_message(ctx.session, issue, ctx.settings.template, ctx.now)
     except DraftError as error:
         raise InputRejected(error.user_message) from error
-    counts = [messages.subsection_count(t, n) for t, n in compiled.subsection_counts]
-    document = Document(compiled.filename(".docx"), compiled.docx, DOCX_MEDIA_TYPE)
-    text = messages.draft_ready(issue_line(issue), counts, list(compiled.silent_windows))
-    return Reply([Outgoing(text, document=document)], END)
+    return Reply([message], END)
 
 
 async def start_order(ctx: StepContext) -> Reply:

@@ -3,10 +3,19 @@
 from __future__ import annotations
 
 from handlers import messages
-from handlers.common import ask, clean_text, member_window, open_issue, require_text
+from handlers.common import (
+    ask,
+    clean_text,
+    member_window,
+    open_issue,
+    require_text,
+    submission_issue,
+)
 from handlers.conversation import END, Conversation, Reply, State, StepContext, choice_or_text
+from handlers.delivery import member_key
+from handlers.drafts import editors
 from handlers.errors import InputRejected
-from handlers.types import Incoming, Outgoing
+from handlers.types import Envelope, Incoming, Outgoing
 from report.normalise import normalise_item
 from storage.models import ItemStatus
 from storage.repositories import submissions
@@ -16,7 +25,7 @@ SUBSECTION_PREFIX = "sub:"
 
 async def start_intake(ctx: StepContext) -> Reply:
     """Begin a new item: ask for the subsection unless there is only one."""
-    await open_issue(ctx)
+    await submission_issue(ctx)
     await member_window(ctx)
     for key in ("edit_item", "subsection", "text"):
         ctx.data.pop(key, None)
@@ -84,12 +93,12 @@ async def _handle_preview(ctx: StepContext, update: Incoming) -> Reply:
         return Reply([Outgoing(messages.CANCELLED)], END)
     if value != "confirm":
         raise InputRejected(messages.CHOOSE_NUMBER)
-    issue = await open_issue(ctx)
     window = await member_window(ctx)
     assert ctx.member is not None  # member_window checked it
     text = clean_text(str(ctx.data["text"]))
     subsection = str(ctx.data["subsection"])
     if "edit_item" in ctx.data:
+        issue = await open_issue(ctx)
         item = await submissions.get_item(ctx.session, int(ctx.data["edit_item"]))
         if item is None or item.status != ItemStatus.CONFIRMED or item.issue_id != issue.id:
             raise InputRejected(messages.ITEM_GONE)
@@ -105,6 +114,7 @@ async def _handle_preview(ctx: StepContext, update: Incoming) -> Reply:
         )
         ctx.data.pop("edit_item")
         return Reply([Outgoing(messages.EDITED)], "items.list")
+    issue, late = await submission_issue(ctx)
     await submissions.add_item(
         ctx.session,
         issue_id=issue.id,
@@ -113,7 +123,13 @@ async def _handle_preview(ctx: StepContext, update: Incoming) -> Reply:
         text=text,
         author_id=ctx.member.id,
         now=ctx.now,
+        late=late,
     )
+    if late:
+        # The draft went out already: tell the editors, who decide whether to include it.
+        for editor in await editors(ctx.session):
+            ctx.send_to(Envelope(member_key(editor), Outgoing(messages.late_item(window.name))))
+        return Reply([Outgoing(messages.SUBMITTED_LATE)], END)
     # An item outranks an earlier 本周无动态.
     report = await submissions.window_report(ctx.session, issue.id, window.id)
     if report is not None and report.no_news:

@@ -110,6 +110,15 @@ def submitted(count: int) -> str:
     return f"已提交。本窗口本期已交 {count} 条动态。还要继续添加吗？"
 
 
+SUBMITTED_LATE: Final = (
+    "本期已过截止时间，这条动态已作为迟交动态提交，编辑会决定是否补入本期。谢谢！"
+)
+
+
+def late_item(window_name: str) -> str:
+    return f"{window_name}在截止后提交了 1 条动态（已标记为迟交）。如需补入，请重新生成草稿。"
+
+
 LABEL_ADD_MORE: Final = "继续添加"
 LABEL_DONE: Final = "完成"
 MORE_HELP: Final = "回复 1 再添加一条动态，2 结束。" + HELP_SUFFIX
@@ -225,6 +234,10 @@ def draft_ready(issue_line: str, counts: list[str], silent: list[str]) -> str:
         + "\n".join(counts)
         + f"\n未报送窗口（未列入周报）：{silent_text}"
     )
+
+
+def draft_failed(issue_line: str, reason: str) -> str:
+    return f"{issue_line}已截止收集，但草稿暂时无法生成：{reason}"
 
 
 def subsection_count(title: str, count: int) -> str:

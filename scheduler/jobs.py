@@ -6,13 +6,16 @@ import logging
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from handlers.drafts import deliver_draft
 from handlers.prompts import PromptKind, prompt_windows
+from report.bulletin import BulletinTemplate
 from scheduler.calendar import WorkCalendar
 from scheduler.numbering import next_numbers
-from storage.models import Issue
-from storage.repositories import issues
+from scheduler.plan import ScheduleRules, WeekPlan, plans_around
+from storage.models import Issue, IssueStatus
+from storage.repositories import conversations, issues
 
 logger = logging.getLogger(__name__)
 
@@ -50,6 +53,7 @@ async def open_issue(
     *,
     number: int | None = None,
     total_number: int | None = None,
+    deadline: datetime | None = None,
 ) -> OpenedIssue:
     """Open the issue for the week of `day` and prompt every window with staff.
 
@@ -83,6 +87,88 @@ async def open_issue(
         period_end=period.end,
         now=now,
     )
+    issue.deadline_at = deadline
     prompted = await prompt_windows(session, issue, PromptKind.OPEN, now)
     logger.info("issue opened", extra={"issue_id": issue.id, "period_start": str(period.start)})
     return OpenedIssue(issue, created=True, windows_prompted=prompted)
+
+
+# --- the automatic week ---------------------------------------------------------------------
+
+JOB_LEDGER = "scheduler"  # jobs done are recorded in the update ledger under this channel
+
+
+@dataclass(frozen=True, slots=True)
+class WeekSettings:
+    """Everything the weekly jobs need, passed in by `bot`."""
+
+    calendar: WorkCalendar
+    rules: ScheduleRules
+    numbering: NumberingDefaults
+    template: BulletinTemplate
+
+
+async def _once(session: AsyncSession, job: str, now: datetime) -> bool:
+    """True the first time `job` is claimed; the claim commits with the job's own work."""
+    return await conversations.mark_processed(session, JOB_LEDGER, job, now)
+
+
+async def run_due_jobs(
+    sessions: async_sessionmaker[AsyncSession], settings: WeekSettings, now: datetime
+) -> list[str]:
+    """Do whatever this week (and an unfinished last week) needs by `now`; return what was done.
+
+    Called every half minute and at each planned moment, and again after downtime: every job
+    is keyed in the ledger and commits together with its messages, so running it twice, from
+    two processes, or after a crash sends nothing twice and misses nothing.
+    """
+    done: list[str] = []
+    for plan in plans_around(settings.calendar, settings.rules, now):
+        async with sessions() as session, session.begin():
+            done += await _run_week(session, settings, plan, now)
+    return done
+
+
+async def _run_week(
+    session: AsyncSession, settings: WeekSettings, plan: WeekPlan, now: datetime
+) -> list[str]:
+    issue = await issues.issue_for_period(session, plan.period.start)
+    if issue is None:
+        if now < plan.open_at:
+            return []
+        if now >= plan.deadline:
+            if await _once(session, f"skip:{plan.period.start}", now):
+                logger.warning(
+                    "week skipped: its deadline passed before the issue was opened",
+                    extra={"period_start": str(plan.period.start)},
+                )
+                return [f"skip {plan.period.start}"]
+            return []
+        opened = await open_issue(
+            session,
+            settings.calendar,
+            plan.period.start,
+            settings.numbering,
+            now,
+            deadline=plan.deadline,
+        )
+        return [f"open {opened.issue.period_start}"]
+    if issue.status != IssueStatus.OPEN:
+        return []
+    deadline = issue.deadline_at or plan.deadline
+    if now >= deadline:
+        if not await _once(session, f"close:{issue.id}:{deadline.isoformat()}", now):
+            return []
+        await issues.close_issue(session, issue, now)
+        await deliver_draft(session, issue, settings.template, now, deadline.isoformat())
+        logger.info("issue closed and draft delivered", extra={"issue_id": issue.id})
+        return [f"close {issue.period_start}"]
+    due = [moment for moment in plan.reminders if moment <= now]
+    if not due:
+        return []
+    # After downtime only the latest reminder still makes sense; earlier ones are skipped.
+    latest = due[-1].isoformat()
+    if not await _once(session, f"remind:{issue.id}:{latest}", now):
+        return []
+    reached = await prompt_windows(session, issue, PromptKind.REMIND, now, label=latest)
+    return [f"remind {latest} {reached}"]
