@@ -288,7 +288,7 @@ def build_parser() -> argparse.ArgumentParser:
     add(
         "run",
         "启动服务：按工作日历自动开启每期、催报、截止并把草稿发给编辑。",
-        "zhoubao --config /etc/zhoubao/zhoubao.toml run",
+        "zhoubao run",
         cmd_run,
     )
 

@@ -36,8 +36,11 @@ REFERENCE_PERIOD = "（9月13日—9月16日）"
 # The reference issue's year-to-date figures, in the order the editor is asked for them.
 REFERENCE_FIGURES = ("617058", "611244", "19691982", "7463962", "49602", "50398")
 ITEM_TEXT = "商务厅窗口推广电子营业执照在商务政务服务领域的应用，企业办事无需另行提交纸质营业执照。"
-# What the designed command tree holds (docs: conventions §5), `run` aside: see the xfail below.
-COMMANDS = ("init", "chat", "invite", "issue", "issue open", "draft", "status", "demo")
+# What the designed command tree holds (docs: conventions §5).
+COMMANDS = (
+    "init", "run", "chat", "invite", "issue", "issue open", "issue number", "draft", "status",
+    "demo",
+)  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,11 +120,6 @@ def test_parser_has_every_designed_command_when_built() -> None:
     assert set(COMMANDS) <= names
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="conventions §5 and `zhoubao --help` design list a `run` command "
-    "(channels + scheduler); bot/cli.py build_parser() defines none",
-)
 def test_parser_has_run_command_when_built() -> None:
     names = {path for path, _, _ in _commands(build_parser())}
 

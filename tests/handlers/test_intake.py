@@ -6,7 +6,8 @@ import pytest
 
 from bot.app import App
 from handlers import messages
-from storage.models import ItemStatus, Role
+from storage.models import IssueStatus, ItemStatus, Role
+from storage.repositories import issues
 from tests.fakes import Person, RecordingChannel, bound_person, texts
 from tests.handlers.support import (
     BUSINESS_ENVIRONMENT,
@@ -287,19 +288,33 @@ async def test_intake_refused_when_no_issue_open(app: App, channel: RecordingCha
     assert await state_of(app, staff) == "menu.main"
 
 
-async def test_intake_refused_when_issue_closed(app: App, channel: RecordingChannel) -> None:
+async def test_intake_continues_when_issue_closed(app: App, channel: RecordingChannel) -> None:
     staff = await _staff(app, channel)
     await close_current_issue(app)
 
-    assert texts(await staff.send("1")) == [messages.ISSUE_CLOSED]
-    assert await state_of(app, staff) == "menu.main"
+    assert texts(await staff.send("1")) == [messages.ASK_SUBSECTION]
+    assert await state_of(app, staff) == "intake.subsection"
 
 
-async def test_nothing_stored_when_issue_closed_before_confirming(
+async def test_item_stored_late_and_editor_told_when_issue_closed_before_confirming(
     app: App, channel: RecordingChannel
 ) -> None:
+    editor = await bound_person(app, channel, "编辑老陈", Role.EDITOR)
+    await editor.inbox()
     staff = await _at_preview(app, channel)
     await close_current_issue(app)
+
+    assert texts(await staff.send("1")) == [messages.SUBMITTED_LATE]
+    assert [(item.text, item.late) for item in await all_items(app)] == [(RAW, True)]
+    assert texts(await editor.inbox()) == [messages.late_item("商务厅窗口")]
+
+
+async def test_intake_refused_when_issue_published(app: App, channel: RecordingChannel) -> None:
+    staff = await _staff(app, channel)
+    async with app.sessions() as session, session.begin():
+        issue = await issues.current_issue(session)
+        assert issue is not None
+        issue.status = IssueStatus.PUBLISHED
 
     assert texts(await staff.send("1")) == [messages.ISSUE_CLOSED]
     assert await all_items(app) == []
