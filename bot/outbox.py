@@ -81,13 +81,13 @@ class Dispatcher:
                 try:
                     await channel.send(key, message)
                 except ChannelError as error:
-                    held.add(row.chat_id)
-                    await self._failed(row, error, limiter)
+                    if await self._failed(row, error, limiter):
+                        held.add(row.chat_id)  # its later messages wait for the retry
                     continue
                 except Exception as error:  # a bug in an adapter must not stop the outbox
                     logger.exception("channel send crashed", extra={"message_id": row.id})
-                    held.add(row.chat_id)
-                    await self._failed(row, ChannelError(repr(error), retry_after=0), limiter)
+                    if await self._failed(row, ChannelError(repr(error), retry_after=0), limiter):
+                        held.add(row.chat_id)
                     continue
                 async with self._sessions() as session, session.begin():
                     await outbox.mark_sent(session, row.id, self._clock())
@@ -98,14 +98,15 @@ class Dispatcher:
                     return sent  # what is left is scheduled for later
                 await asyncio.sleep(min(waits))
 
-    async def _failed(self, row: OutboxMessage, error: ChannelError, limiter: RateLimiter) -> None:
+    async def _failed(self, row: OutboxMessage, error: ChannelError, limiter: RateLimiter) -> bool:
+        """Mark the message failed or scheduled for a retry; True when it will be retried."""
         attempts = row.attempts + 1
         detail = str(error)
         async with self._sessions() as session, session.begin():
             if error.retry_after is None or attempts >= self._max_attempts:
                 logger.warning("message failed", extra={"message_id": row.id, "attempts": attempts})
                 await outbox.mark_failed(session, row.id, detail)
-                return
+                return False
             if error.retry_after > 0:
                 # The channel said how long to wait (Telegram's 429): the whole channel waits.
                 delay = timedelta(seconds=error.retry_after)
@@ -116,3 +117,4 @@ class Dispatcher:
             logger.info("message retry", extra={"message_id": row.id, "attempts": attempts})
             await outbox.mark_retry(session, row.id, detail, until)
             await outbox.defer_chat(session, row.channel, row.chat_id, row.id, until)
+        return True

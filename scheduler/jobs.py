@@ -137,6 +137,9 @@ async def _run_week(
         if now < plan.open_at:
             return []
         if now >= plan.deadline:
+            last = await issues.last_issue(session)
+            if last is None or last.period_start > plan.period.start:
+                return []  # zhoubao was not running then (a new install): nothing was missed
             if await _once(session, f"skip:{plan.period.start}", now):
                 logger.warning(
                     "week skipped: its deadline passed before the issue was opened",
@@ -163,7 +166,8 @@ async def _run_week(
         await deliver_draft(session, issue, settings.template, now, deadline.isoformat())
         logger.info("issue closed and draft delivered", extra={"issue_id": issue.id})
         return [f"close {issue.period_start}"]
-    due = [moment for moment in plan.reminders if moment <= now]
+    # A reminder planned before the issue opened (it opened late) would only repeat the prompt.
+    due = [moment for moment in plan.reminders if issue.opened_at < moment <= now]
     if not due:
         return []
     # After downtime only the latest reminder still makes sense; earlier ones are skipped.

@@ -29,7 +29,7 @@ async def acquire(
         return True
     updated = await session.execute(
         update(Lease)
-        .where(Lease.name == name, or_(Lease.holder == holder, Lease.expires_at < now))
+        .where(Lease.name == name, or_(Lease.holder == holder, Lease.expires_at <= now))
         .values(holder=holder, expires_at=expires_at)
     )
     return bool(cast(CursorResult[Any], updated).rowcount)

@@ -1,0 +1,136 @@
+"""`zhoubao run`'s service: the lease between processes, and crash safety of the deadline."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import date, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from bot.app import App
+from bot.runner import LEASE_TTL, Service
+from handlers import messages
+from handlers.types import ChannelKind
+from report.dates import format_period
+from scheduler import jobs
+from scheduler.clock import SHANGHAI, FrozenClock
+from storage.models import Role
+from tests.fakes import RecordingChannel, bound_person, start_app, texts
+
+
+def at(day: date, hour: int, minute: int = 0) -> datetime:
+    return datetime(day.year, day.month, day.day, hour, minute, tzinfo=SHANGHAI)
+
+
+MONDAY, THURSDAY, FRIDAY = date(2022, 9, 19), date(2022, 9, 22), date(2022, 9, 23)
+
+
+async def test_two_services_send_each_prompt_and_reminder_once_and_one_takes_over(
+    tmp_path: Path, db_url: str, clock: FrozenClock
+) -> None:
+    clock.set(at(MONDAY, 8))
+    first = await start_app(tmp_path / "a", db_url, clock)
+    second = await start_app(tmp_path / "b", db_url, clock)
+    try:
+        channel = RecordingChannel()
+        housing = await bound_person(first, channel, "住建厅小张", Role.STAFF, "住建厅")
+        await housing.inbox()
+        a = Service(first, {ChannelKind.CONSOLE: channel}, holder="a")
+        b = Service(second, {ChannelKind.CONSOLE: channel}, holder="b")
+
+        async def both_at(when: datetime) -> list[list[str]]:
+            clock.set(when)
+            # A live leader renews its lease every few seconds; the jumps of this test are
+            # far longer than the lease, so renew for it first, as it would have all along.
+            for service in (a, b):
+                if service.is_leader:
+                    await service.renew_lease()
+            done = await asyncio.gather(a.tick(), b.tick())
+            await asyncio.gather(a.send_due(), b.send_due())
+            return list(done)
+
+        # Whichever takes the lease first does the work; the other does nothing.
+        assert sorted(await both_at(at(MONDAY, 9))) == [[], ["open 2022-09-19"]]
+        assert sorted([a.is_leader, b.is_leader]) == [False, True]
+        leader, standby = (a, b) if a.is_leader else (b, a)
+        thursday_reminder = f"remind {at(THURSDAY, 15).isoformat()} 1"
+        assert sorted(await both_at(at(THURSDAY, 15))) == [[], [thursday_reminder]]
+        assert leader.is_leader and not standby.is_leader
+        assert await both_at(at(THURSDAY, 15, 1)) == [[], []]
+
+        # The leader renews at 8:59:50 and dies: it stops renewing. Within the lease's life
+        # nothing happens; after it, the standby takes over and sends Friday's reminder, once.
+        assert await both_at(at(FRIDAY, 8, 59) + timedelta(seconds=50)) == [[], []]
+        clock.set(at(FRIDAY, 9))
+        assert await standby.tick() == []
+        clock.set(at(FRIDAY, 8, 59) + timedelta(seconds=50) + LEASE_TTL + timedelta(seconds=1))
+        assert await standby.tick() == [f"remind {at(FRIDAY, 9).isoformat()} 1"]
+        assert await standby.tick() == []
+        assert standby.is_leader
+        await standby.send_due()
+        period = format_period(MONDAY, FRIDAY)
+        assert texts(await housing.inbox()) == [
+            messages.weekly_prompt("住建厅窗口", period),
+            messages.reminder("住建厅窗口", period),
+            messages.reminder("住建厅窗口", period),
+        ]
+    finally:
+        await first.close()
+        await second.close()
+
+
+async def test_editor_gets_draft_once_when_process_dies_between_deadline_and_delivery(
+    tmp_path: Path, db_url: str, clock: FrozenClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clock.set(at(MONDAY, 8))
+    app = await start_app(tmp_path, db_url, clock)
+    channel = RecordingChannel()
+    editor = await bound_person(app, channel, "编辑老陈", Role.EDITOR)
+    await editor.inbox()
+    already = len(channel.sent)
+    assert await jobs.run_due_jobs(app.sessions, app.week, at(MONDAY, 9)) == ["open 2022-09-19"]
+
+    # The process dies while closing (after the deadline, before the draft is queued): the
+    # transaction never commits, as with a kill -9 at that point.
+    async def die(*args: object, **kwargs: object) -> int:
+        raise SystemExit("killed")
+
+    monkeypatch.setattr(jobs, "deliver_draft", die)
+    with pytest.raises(SystemExit):
+        await jobs.run_due_jobs(app.sessions, app.week, at(FRIDAY, 12))
+    await app.close()
+    monkeypatch.undo()
+
+    restarted = await start_app(tmp_path, db_url, clock)
+    try:
+        service = Service(restarted, {ChannelKind.CONSOLE: channel}, holder="again")
+        clock.set(at(FRIDAY, 12, 5))
+        assert await service.tick() == ["close 2022-09-19"]
+        await service.send_due()
+        # And once more, as if it restarted again after queueing: nothing new.
+        clock.set(at(FRIDAY, 12, 6))
+        assert await service.tick() == []
+        await service.send_due()
+        drafts = [m for key, m in channel.sent[already:] if key == editor.key]
+        assert len(drafts) == 1
+        assert drafts[0].text.startswith("2022年第31期（总第406期）已截止收集")
+    finally:
+        await restarted.close()
+
+
+async def test_service_stops_and_releases_lease_when_stop_is_set(
+    app: App, channel: RecordingChannel, clock: FrozenClock
+) -> None:
+    clock.set(at(MONDAY, 9, 30))
+    service = Service(app, {ChannelKind.CONSOLE: channel}, holder="solo")
+    stop = asyncio.Event()
+    running = asyncio.create_task(service.run(stop))
+    for _ in range(200):  # the first tick runs at start: wait for the issue it opens
+        await asyncio.sleep(0.01)
+        if service.is_leader:
+            break
+    stop.set()
+    await asyncio.wait_for(running, 5)
+    other = Service(app, {}, holder="next")
+    assert await other.renew_lease()  # released, so no need to wait for it to expire
