@@ -26,8 +26,8 @@ from handlers import messages as handler_messages
 from handlers.binding import create_invite
 from handlers.common import period_of
 from handlers.drafts import issue_line
+from handlers.editor import status_text
 from handlers.types import ChannelKind
-from handlers.windows import WindowState, window_standings
 from report.errors import DraftError
 from scheduler.jobs import IssueNumberTaken, NoWorkingDays, open_issue
 from storage.models import Role
@@ -232,22 +232,9 @@ async def cmd_status(args: argparse.Namespace) -> None:
             issue = await issues.current_issue(session)
             if issue is None:
                 raise UsageError(messages.NO_ISSUE)
-            standings = await window_standings(session, issue)
-
-            def named(state: WindowState) -> list[str]:
-                return [s.window.name for s in standings if s.state == state]
-
-            print(
-                handler_messages.status_report(
-                    issue_line(issue),
-                    period_of(issue),
-                    named(WindowState.SUBMITTED),
-                    named(WindowState.NO_NEWS),
-                    named(WindowState.SILENT),
-                    sum(s.item_count for s in standings),
-                )
-            )
+            print(await status_text(session, issue))
             counts = await outbox.counts_by_status(session)
+            failed_rows = await outbox.failed_messages(session, limit=10)
         print(
             messages.STATUS_OUTBOX.format(
                 queued=counts.get("queued", 0),
@@ -255,6 +242,15 @@ async def cmd_status(args: argparse.Namespace) -> None:
                 failed=counts.get("failed", 0),
             )
         )
+        for row in failed_rows:
+            print(
+                messages.STATUS_FAILED_ROW.format(
+                    when=row.created_at.astimezone(app.week.rules.zone).strftime("%m-%d %H:%M"),
+                    channel=row.channel,
+                    chat=row.chat_id,
+                    error=(row.last_error or "").splitlines()[0][:200] if row.last_error else "",
+                )
+            )
     finally:
         await app.close()
 

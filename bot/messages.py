@@ -33,6 +33,7 @@ NO_ISSUE: Final = "还没有开启过任何一期周报。请先运行 zhoubao i
 DRAFT_WRITTEN: Final = "草稿已生成：\n  Word：{docx}\n  Markdown：{markdown}"
 SILENT_WINDOWS: Final = "未报送的窗口（未列入周报）：{names}"
 NONE: Final = "无"
+STATUS_FAILED_ROW: Final = "  发送失败 {when} {channel}:{chat}：{error}"
 STATUS_OUTBOX: Final = "待发消息：排队 {queued}，已发送 {sent}，失败 {failed}"
 RUN_STARTED: Final = "zhoubao 已启动（数据库 {database}，时区 {zone}）。按 Ctrl-C 停止。"
 RUN_STOPPED: Final = "zhoubao 已停止。"

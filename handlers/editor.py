@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from handlers import messages
 from handlers.common import EDITOR_ROLES, ask, latest_issue, period_of, require_role
 from handlers.conversation import END, Conversation, Reply, State, StepContext, choice_or_text
@@ -12,17 +14,16 @@ from handlers.types import Incoming, Outgoing
 from handlers.windows import WindowState, window_standings
 from report.errors import DraftError
 from report.normalise import FULL_WIDTH_DIGITS, normalise_item
-from storage.models import Issue
-from storage.repositories import submissions
+from storage.models import Issue, OutboxStatus
+from storage.repositories import outbox, submissions
 
 SUBSECTION_PREFIX = "sub:"
 PREVIEW_CHARS = 30
 
 
-async def show_status(ctx: StepContext) -> Reply:
-    require_role(ctx, EDITOR_ROLES, messages.EDITOR_ONLY)
-    issue = await latest_issue(ctx)
-    standings = await window_standings(ctx.session, issue)
+async def status_text(session: AsyncSession, issue: Issue) -> str:
+    """Which windows submitted, said 本周无动态, are exempt or silent (editor and CLI)."""
+    standings = await window_standings(session, issue)
 
     def named(state: WindowState) -> list[str]:
         return [s.window.name for s in standings if s.state == state]
@@ -34,8 +35,16 @@ async def show_status(ctx: StepContext) -> Reply:
         named(WindowState.NO_NEWS),
         named(WindowState.SILENT),
         sum(s.item_count for s in standings),
+        named(WindowState.EXEMPT),
     )
-    return Reply([Outgoing(text)], "menu.main")
+    failed = (await outbox.counts_by_status(session)).get(OutboxStatus.FAILED, 0)
+    return text + ("\n" + messages.sends_failed(failed) if failed else "")
+
+
+async def show_status(ctx: StepContext) -> Reply:
+    require_role(ctx, EDITOR_ROLES, messages.EDITOR_ONLY)
+    issue = await latest_issue(ctx)
+    return Reply([Outgoing(await status_text(ctx.session, issue))], "menu.main")
 
 
 async def remind_now(ctx: StepContext) -> Reply:

@@ -22,6 +22,8 @@ EDITOR_MENU: Final = (
     Choice("statistics", messages.LABEL_STATISTICS),
     Choice("inspection", messages.LABEL_INSPECTION),
     Choice("order", messages.LABEL_ORDER),
+    Choice("extend", messages.LABEL_EXTEND),
+    Choice("windows", messages.LABEL_WINDOWS),
     Choice("compile", messages.LABEL_COMPILE),
     Choice("help", messages.LABEL_HELP),
 )
@@ -58,7 +60,8 @@ KEYWORDS: Final = {word: "no_news" for word in messages.NO_NEWS_WORDS} | {
 
 # What someone is told who asks for another role's command.
 REFUSALS: Final = {
-    value: messages.EDITOR_ONLY for value in ("status", "remind", "statistics", "order", "compile")
+    value: messages.EDITOR_ONLY
+    for value in ("status", "remind", "statistics", "order", "extend", "windows", "compile")
 } | {
     "inspection": messages.INSPECTOR_ONLY,
     "submit": messages.STAFF_ONLY,

@@ -210,17 +210,25 @@ def status_report(
     no_news: list[str],
     silent: list[str],
     item_count: int,
+    exempt: list[str] | None = None,
 ) -> str:
     def names(values: list[str]) -> str:
         return "、".join(values) if values else "无"
 
-    return (
-        f"{issue_line} {period}\n"
-        f"已提交（{len(submitted)}）：{names(submitted)}\n"
-        f"本周无动态（{len(no_news)}）：{names(no_news)}\n"
-        f"未报送（{len(silent)}）：{names(silent)}\n"
-        f"共 {item_count} 条动态。"
-    )
+    lines = [
+        f"{issue_line} {period}",
+        f"已提交（{len(submitted)}）：{names(submitted)}",
+        f"本周无动态（{len(no_news)}）：{names(no_news)}",
+        f"未报送（{len(silent)}）：{names(silent)}",
+    ]
+    if exempt:
+        lines.append(f"免报（{len(exempt)}）：{names(exempt)}")
+    lines.append(f"共 {item_count} 条动态。")
+    return "\n".join(lines)
+
+
+def sends_failed(count: int) -> str:
+    return f"注意：有 {count} 条消息发送失败，请管理员运行 zhoubao status 查看原因。"
 
 
 def reminded(count: int) -> str:
@@ -258,3 +266,48 @@ def order_bad(count: int) -> str:
 ORDER_SAVED: Final = "顺序已保存。"
 ORDER_HELP: Final = "按希望的先后顺序发送各条动态的序号，用空格分开。" + HELP_SUFFIX
 NOTHING_TO_ORDER: Final = "本期还没有可排序的动态。"
+
+# --- the editor's control of the week ---
+LABEL_EXTEND: Final = "延长截止时间"
+LABEL_WINDOWS: Final = "窗口管理"
+NONE: Final = "未设定"
+DEADLINE_IN_PAST: Final = "这个时间已经过了，请选一个以后的时间。"
+DEADLINE_HELP: Final = (
+    "回复选项前的数字，把本期截止时间延长到那个时间；已截止的一期会重新开放。" + HELP_SUFFIX
+)
+WINDOWS_HELP: Final = (
+    "先选窗口，再选“重新开放报送”（截止后仍可提交，不算迟交）、“本周免报”（不再催报）"
+    "或“取消免报”。" + HELP_SUFFIX
+)
+ASK_WINDOW: Final = "要处理哪个窗口？"
+LABEL_REOPEN: Final = "重新开放报送"
+LABEL_EXEMPT: Final = "本周免报"
+LABEL_UNEXEMPT: Final = "取消免报"
+STATE_SUBMITTED: Final = "已提交"
+STATE_NO_NEWS: Final = "本周无动态"
+STATE_EXEMPT: Final = "免报"
+STATE_SILENT: Final = "未报送"
+
+
+def ask_deadline(current: str) -> str:
+    return f"本期截止时间：{current}。延长到："
+
+
+def deadline_moved(when: str) -> str:
+    return f"本期截止时间已改为 {when}，届时自动汇编草稿并发给编辑。"
+
+
+def window_actions(window_name: str) -> str:
+    return f"{window_name}：要做什么？"
+
+
+def reopened(window_name: str) -> str:
+    return f"编辑已为{window_name}重新开放本期报送，请尽快提交；没有动态请回复“本周无动态”。"
+
+
+def window_reopened(window_name: str) -> str:
+    return f"已为{window_name}重新开放本期报送，并通知了该窗口。"
+
+
+def window_exempt(window_name: str, exempt: bool) -> str:
+    return f"{window_name}本周免报，不再催报。" if exempt else f"已取消{window_name}的免报。"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Final
 
-from handlers import editor, intake, items, menu, statistics
+from handlers import editor, hall, intake, items, menu, statistics
 from handlers.conversation import Conversation, State
 from handlers.inspection import INSPECTION, start_inspection
 
@@ -16,6 +16,7 @@ CONVERSATIONS: Final[tuple[Conversation, ...]] = (
     statistics.STATISTICS,
     INSPECTION,
     editor.ORDER,
+    hall.HALL,
 )
 
 menu.ACTIONS.update(
@@ -29,6 +30,8 @@ menu.ACTIONS.update(
         "order": editor.start_order,
         "statistics": statistics.start_statistics,
         "inspection": start_inspection,
+        "extend": hall.start_extend,
+        "windows": hall.start_windows,
     }
 )
 

@@ -76,3 +76,12 @@ async def numbers_taken(
     if excluding is not None:
         stmt = stmt.where(Issue.id != excluding)
     return (await session.scalars(stmt)).first() is not None
+
+
+async def set_deadline(session: AsyncSession, issue: Issue, deadline: datetime) -> None:
+    """Move the issue's deadline; a closed issue opens again until then."""
+    issue.deadline_at = deadline
+    if issue.status == IssueStatus.CLOSED:
+        issue.status = IssueStatus.OPEN
+        issue.closed_at = None
+    await session.flush()

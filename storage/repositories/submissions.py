@@ -157,3 +157,27 @@ async def confirmed_counts(session: AsyncSession, issue_id: int) -> dict[int, in
 async def window_reports(session: AsyncSession, issue_id: int) -> dict[int, WindowReport]:
     result = await session.scalars(select(WindowReport).where(WindowReport.issue_id == issue_id))
     return {report.window_id: report for report in result.all()}
+
+
+async def set_window_flags(
+    session: AsyncSession,
+    issue_id: int,
+    window_id: int,
+    member_id: int | None,
+    now: datetime,
+    *,
+    exempt: bool | None = None,
+    reopened: bool | None = None,
+) -> None:
+    """Mark a window exempt this week, or reopened for submissions after the deadline."""
+    report = await window_report(session, issue_id, window_id)
+    if report is None:
+        report = WindowReport(issue_id=issue_id, window_id=window_id, no_news=False)
+        session.add(report)
+    if exempt is not None:
+        report.exempt = exempt
+    if reopened is not None:
+        report.reopened = reopened
+    report.updated_by = member_id
+    report.updated_at = now
+    await session.flush()

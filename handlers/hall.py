@@ -1,0 +1,165 @@
+"""The editor's control of the week: extend the deadline, reopen or exempt one window."""
+
+from __future__ import annotations
+
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from handlers import messages
+from handlers.common import EDITOR_ROLES, ask, latest_issue, require_role
+from handlers.conversation import Conversation, Reply, State, StepContext, choice_or_text
+from handlers.delivery import member_key
+from handlers.errors import InputRejected
+from handlers.types import Envelope, Incoming, Outgoing
+from handlers.windows import WindowState, window_standings
+from storage.repositories import issues, members, submissions, windows
+
+UNTIL_PREFIX = "until:"
+WINDOW_PREFIX = "win:"
+STATE_LABELS = {
+    WindowState.SUBMITTED: messages.STATE_SUBMITTED,
+    WindowState.NO_NEWS: messages.STATE_NO_NEWS,
+    WindowState.EXEMPT: messages.STATE_EXEMPT,
+    WindowState.SILENT: messages.STATE_SILENT,
+}
+
+
+def when_label(moment: datetime) -> str:
+    return f"{moment.month}月{moment.day}日 {moment:%H:%M}"
+
+
+def extension_choices(now: datetime, zone: ZoneInfo) -> list[datetime]:
+    """Deadlines an editor is likely to want: in two hours, this evening, tomorrow."""
+    local = now.astimezone(zone)
+    in_two_hours = (local + timedelta(hours=2)).replace(minute=0, second=0, microsecond=0)
+    tomorrow = local.date() + timedelta(days=1)
+    options = [
+        in_two_hours,
+        datetime.combine(local.date(), time(18), zone),
+        datetime.combine(tomorrow, time(12), zone),
+        datetime.combine(tomorrow, time(18), zone),
+    ]
+    return sorted({option for option in options if option > local})
+
+
+# --- deadline ---
+
+
+async def start_extend(ctx: StepContext) -> Reply:
+    require_role(ctx, EDITOR_ROLES, messages.EDITOR_ONLY)
+    await latest_issue(ctx)
+    return Reply([], "deadline.choose")
+
+
+async def _prompt_deadline(ctx: StepContext) -> list[Outgoing]:
+    zone = ZoneInfo(ctx.settings.timezone_name)
+    issue = await latest_issue(ctx)
+    current = when_label(issue.deadline_at.astimezone(zone)) if issue.deadline_at else messages.NONE
+    options = extension_choices(ctx.now, zone)
+    return [
+        ask(
+            messages.ask_deadline(current),
+            *((UNTIL_PREFIX + option.isoformat(), when_label(option)) for option in options),
+        )
+    ]
+
+
+async def _handle_deadline(ctx: StepContext, update: Incoming) -> Reply:
+    value = choice_or_text(update)
+    if not value.startswith(UNTIL_PREFIX):
+        raise InputRejected(messages.CHOOSE_NUMBER)
+    try:
+        deadline = datetime.fromisoformat(value.removeprefix(UNTIL_PREFIX))
+    except ValueError:
+        raise InputRejected(messages.CHOOSE_NUMBER) from None
+    if deadline.tzinfo is None or deadline <= ctx.now:
+        raise InputRejected(messages.DEADLINE_IN_PAST)
+    require_role(ctx, EDITOR_ROLES, messages.EDITOR_ONLY)
+    issue = await latest_issue(ctx)
+    await issues.set_deadline(ctx.session, issue, deadline)
+    zone = ZoneInfo(ctx.settings.timezone_name)
+    return Reply(
+        [Outgoing(messages.deadline_moved(when_label(deadline.astimezone(zone))))], "menu.main"
+    )
+
+
+# --- one window ---
+
+
+async def start_windows(ctx: StepContext) -> Reply:
+    require_role(ctx, EDITOR_ROLES, messages.EDITOR_ONLY)
+    await latest_issue(ctx)
+    return Reply([], "hall.window")
+
+
+async def _prompt_window(ctx: StepContext) -> list[Outgoing]:
+    issue = await latest_issue(ctx)
+    choices = [
+        (f"{WINDOW_PREFIX}{s.window.id}", f"{s.window.name}（{STATE_LABELS[s.state]}）")
+        for s in await window_standings(ctx.session, issue)
+    ]
+    return [ask(messages.ASK_WINDOW, *choices, ("back", messages.LABEL_BACK))]
+
+
+async def _handle_window(ctx: StepContext, update: Incoming) -> Reply:
+    value = choice_or_text(update)
+    if value == "back":
+        return Reply([], "menu.main")
+    window_id = value.removeprefix(WINDOW_PREFIX)
+    if not value.startswith(WINDOW_PREFIX) or not window_id.isdecimal():
+        raise InputRejected(messages.CHOOSE_NUMBER)
+    window = await windows.get_window(ctx.session, int(window_id))
+    if window is None or not window.active:
+        raise InputRejected(messages.CHOOSE_NUMBER)
+    ctx.data["window"] = window.id
+    return Reply([], "hall.action")
+
+
+async def _prompt_action(ctx: StepContext) -> list[Outgoing]:
+    window = await windows.get_window(ctx.session, int(ctx.data["window"]))
+    assert window is not None
+    return [
+        ask(
+            messages.window_actions(window.name),
+            ("reopen", messages.LABEL_REOPEN),
+            ("exempt", messages.LABEL_EXEMPT),
+            ("unexempt", messages.LABEL_UNEXEMPT),
+            ("back", messages.LABEL_BACK),
+        )
+    ]
+
+
+async def _handle_action(ctx: StepContext, update: Incoming) -> Reply:
+    value = choice_or_text(update)
+    if value == "back":
+        return Reply([], "hall.window")
+    if value not in ("reopen", "exempt", "unexempt"):
+        raise InputRejected(messages.CHOOSE_NUMBER)
+    member_id = require_role(ctx, EDITOR_ROLES, messages.EDITOR_ONLY)
+    issue = await latest_issue(ctx)
+    window = await windows.get_window(ctx.session, int(ctx.data["window"]))
+    assert window is not None
+    if value == "reopen":
+        await submissions.set_window_flags(
+            ctx.session, issue.id, window.id, member_id, ctx.now, reopened=True
+        )
+        for staff in await members.members_of_window(ctx.session, window.id):
+            ctx.send_to(Envelope(member_key(staff), Outgoing(messages.reopened(window.name))))
+        done = messages.window_reopened(window.name)
+    else:
+        exempt = value == "exempt"
+        await submissions.set_window_flags(
+            ctx.session, issue.id, window.id, member_id, ctx.now, exempt=exempt
+        )
+        done = messages.window_exempt(window.name, exempt)
+    return Reply([Outgoing(done)], "menu.main")
+
+
+HALL = Conversation(
+    name="hall",
+    states={
+        "deadline.choose": State(_prompt_deadline, _handle_deadline, messages.DEADLINE_HELP),
+        "hall.window": State(_prompt_window, _handle_window, messages.WINDOWS_HELP),
+        "hall.action": State(_prompt_action, _handle_action, messages.WINDOWS_HELP),
+    },
+)
