@@ -134,3 +134,74 @@ async def test_service_stops_and_releases_lease_when_stop_is_set(
     await asyncio.wait_for(running, 5)
     other = Service(app, {}, holder="next")
     assert await other.renew_lease()  # released, so no need to wait for it to expire
+
+
+KILLED_AT_DEADLINE = """
+import asyncio, os, signal, sys
+from datetime import datetime
+from pathlib import Path
+from scheduler import jobs
+from scheduler.clock import SHANGHAI, FrozenClock
+from tests.fakes import start_app
+
+async def main() -> None:
+    clock = FrozenClock(datetime(2022, 9, 23, 12, 0, 30, tzinfo=SHANGHAI))
+    app = await start_app(Path(sys.argv[1]), sys.argv[2], clock)
+    real = jobs.deliver_draft
+
+    async def deliver_then_die(*args, **kwargs):
+        await real(*args, **kwargs)  # the draft is queued in the open transaction ...
+        os.kill(os.getpid(), signal.SIGKILL)  # ... and the process dies before the commit
+
+    jobs.deliver_draft = deliver_then_die
+    await jobs.run_due_jobs(app.sessions, app.week, clock.now())
+
+asyncio.run(main())
+"""
+
+
+def _run_killed(tmp_path: Path, db_url: str) -> int:
+    import subprocess
+    import sys
+
+    repo = Path(__file__).resolve().parents[2]
+    result = subprocess.run(
+        [sys.executable, "-c", KILLED_AT_DEADLINE, str(tmp_path), db_url],
+        cwd=repo,
+        capture_output=True,
+        timeout=60,
+        check=False,
+    )
+    return result.returncode
+
+
+async def test_editor_gets_draft_once_when_process_is_killed_at_the_deadline(
+    tmp_path: Path, db_url: str, clock: FrozenClock
+) -> None:
+    clock.set(at(MONDAY, 8))
+    app = await start_app(tmp_path, db_url, clock)
+    channel = RecordingChannel()
+    try:
+        editor = await bound_person(app, channel, "编辑老陈", Role.EDITOR)
+        await editor.inbox()
+        assert await jobs.run_due_jobs(app.sessions, app.week, at(MONDAY, 9)) == ["open 2022-09-19"]
+    finally:
+        await app.close()
+
+    # A real process, killed with SIGKILL between queueing the draft and committing.
+    returncode = await asyncio.to_thread(_run_killed, tmp_path, db_url)
+    assert returncode == -9
+
+    restarted = await start_app(tmp_path, db_url, clock)
+    try:
+        service = Service(restarted, {ChannelKind.CONSOLE: channel}, holder="after-kill")
+        clock.set(at(FRIDAY, 12, 2))
+        assert await service.tick() == ["close 2022-09-19"]
+        clock.set(at(FRIDAY, 12, 3))
+        assert await service.tick() == []
+        already = len(channel.sent)
+        await service.send_due()
+        drafts = [m for key, m in channel.sent[already:] if key == editor.key]
+        assert len(drafts) == 1
+    finally:
+        await restarted.close()
