@@ -277,3 +277,13 @@ class Lease(Base):
     name: Mapped[str] = mapped_column(String(50), primary_key=True)
     holder: Mapped[str] = mapped_column(String(200))
     expires_at: Mapped[datetime]
+
+
+class ChannelCursor(Base):
+    """Where a channel's update stream stands (Telegram's getUpdates offset), across restarts."""
+
+    __tablename__ = "channel_cursors"
+
+    channel: Mapped[str] = mapped_column(String(50), primary_key=True)
+    cursor: Mapped[str] = mapped_column(String(200))
+    updated_at: Mapped[datetime]
