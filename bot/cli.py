@@ -42,8 +42,24 @@ class UsageError(BotError):
     """A command was given a value it cannot use; the message says which."""
 
 
+DEFAULT_CONFIG = Path("zhoubao.toml")
+
+
 def _config_path(args: argparse.Namespace) -> Path:
-    return Path(args.config or os.environ.get("ZHOUBAO_CONFIG") or "zhoubao.toml")
+    return Path(args.config or os.environ.get("ZHOUBAO_CONFIG") or DEFAULT_CONFIG)
+
+
+async def _open(args: argparse.Namespace) -> App:
+    """Open the app on the configuration; on a fresh checkout, write the default one first.
+
+    Only the implicit ./zhoubao.toml is created: a path the administrator named and mistyped
+    must be an error, not a new file.
+    """
+    path = _config_path(args)
+    if path == DEFAULT_CONFIG and not args.config and not path.exists():
+        write_default_config(path)
+        print(messages.CONFIG_CREATED.format(path=path.resolve()), file=sys.stderr)
+    return await open_app_from(path)
 
 
 def _parse_date(value: str) -> date:
@@ -63,7 +79,7 @@ async def cmd_init(args: argparse.Namespace) -> None:
 
 
 async def cmd_run(args: argparse.Namespace) -> None:
-    app = await open_app_from(_config_path(args))
+    app = await _open(args)
     try:
         # Console chats deliver their own messages (`zhoubao chat`); networked channels
         # are added here as they come.
@@ -86,7 +102,7 @@ async def cmd_run(args: argparse.Namespace) -> None:
 
 
 async def cmd_chat(args: argparse.Namespace) -> None:
-    app = await open_app_from(_config_path(args))
+    app = await _open(args)
     try:
         await chat(app, args.name, sys.stdin.readline)
     finally:
@@ -135,7 +151,7 @@ async def chat(app: App, name: str, read_line: Callable[[], str]) -> None:
 
 
 async def cmd_invite(args: argparse.Namespace) -> None:
-    app = await open_app_from(_config_path(args))
+    app = await _open(args)
     try:
         role = Role(args.role)
         async with app.sessions() as session, session.begin():
@@ -162,7 +178,7 @@ async def cmd_invite(args: argparse.Namespace) -> None:
 
 async def cmd_issue_open(args: argparse.Namespace) -> None:
     day = _parse_date(args.date) if args.date else None
-    app = await open_app_from(_config_path(args))
+    app = await _open(args)
     try:
         day = day or app.clock().date()
         async with app.sessions() as session, session.begin():
@@ -194,7 +210,7 @@ async def cmd_issue_open(args: argparse.Namespace) -> None:
 
 
 async def cmd_issue_number(args: argparse.Namespace) -> None:
-    app = await open_app_from(_config_path(args))
+    app = await _open(args)
     try:
         async with app.sessions() as session, session.begin():
             issue = await issues.current_issue(session)
@@ -214,7 +230,7 @@ async def cmd_issue_number(args: argparse.Namespace) -> None:
 
 async def cmd_draft(args: argparse.Namespace) -> None:
     issue_date = _parse_date(args.issue_date) if args.issue_date else None
-    app = await open_app_from(_config_path(args))
+    app = await _open(args)
     try:
         out_dir = Path(args.out) if args.out else app.data_dir / "drafts"
         result = await write_draft(app, out_dir, issue_date)
@@ -226,7 +242,7 @@ async def cmd_draft(args: argparse.Namespace) -> None:
 
 
 async def cmd_status(args: argparse.Namespace) -> None:
-    app = await open_app_from(_config_path(args))
+    app = await _open(args)
     try:
         async with app.sessions() as session:
             issue = await issues.current_issue(session)

@@ -511,3 +511,31 @@ def test_draft_writes_docx_and_markdown_when_items_and_figures_are_in(
     assert REFERENCE_ISSUE_LINE in markdown
     assert "2022年10月21日" in markdown
     assert f"（1）{ITEM_TEXT}" in markdown
+
+
+def test_default_config_written_when_run_from_fresh_folder_without_config(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("ZHOUBAO_CONFIG", raising=False)
+
+    code = main(["status"])
+
+    err = capsys.readouterr().err
+    created = (tmp_path / "zhoubao.toml").resolve()
+    assert (code, err.splitlines()) == (
+        2,
+        [messages.CONFIG_CREATED.format(path=created), messages.NO_ISSUE],
+    )
+    assert created.read_text("utf-8") == default_config_text()
+
+
+def test_named_config_not_created_when_it_is_missing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    missing = tmp_path / "typo.toml"
+
+    code = main(["--config", str(missing), "status"])
+
+    assert (code, missing.exists()) == (2, False)
+    assert str(missing) in capsys.readouterr().err
