@@ -27,6 +27,7 @@ from handlers.conversation import (
 )
 from handlers.delivery import enqueue
 from handlers.errors import InputRejected
+from handlers.menu import menu_for
 from handlers.registry import all_states
 from handlers.types import ChatKey, Choice, Envelope, Incoming, Outgoing
 from storage.models import ConversationState
@@ -108,23 +109,32 @@ class Engine:
 
         out = notices + reply.messages
         next_state = reply.next_state
+        to_save: str | None = current
         if next_state == END:
+            to_save = None
+            if ctx.member is not None and out and not out[-1].choices:
+                # A finished conversation leaves the menu at hand: its buttons go on the last
+                # message, and a typed number answers them.
+                menu = menu_for(ctx.member)
+                out[-1] = Outgoing(out[-1].text, menu, out[-1].document)
+                ctx.data = {CHOICES_KEY: [[c.value, c.label] for c in menu]}
+                to_save = MENU_STATE
+        elif next_state is not None:
+            prompts = await self._states[next_state][1].prompt(ctx)
+            out += prompts
+            offered = [c for message in prompts for c in message.choices]
+            ctx.data[CHOICES_KEY] = [[c.value, c.label] for c in offered]
+            to_save = next_state
+        if to_save is None:
             await conversations.delete_state(session, key.channel.value, key.chat_id, key.user_id)
-        elif next_state is not None or current is not None:
-            state_name = next_state or current
-            assert state_name is not None
-            if next_state is not None:
-                prompts = await self._states[next_state][1].prompt(ctx)
-                out += prompts
-                offered = [c for message in prompts for c in message.choices]
-                ctx.data[CHOICES_KEY] = [[c.value, c.label] for c in offered]
+        else:
             await conversations.save_state(
                 session,
                 key.channel.value,
                 key.chat_id,
                 key.user_id,
-                conversation=self._states[state_name][0].name,
-                state=state_name,
+                conversation=self._states[to_save][0].name,
+                state=to_save,
                 data=ctx.data,
                 now=now,
             )

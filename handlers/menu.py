@@ -8,7 +8,7 @@ from typing import Final
 from handlers import messages
 from handlers.conversation import Conversation, Reply, State, StepContext, resolve_choice
 from handlers.types import Choice, Incoming, Outgoing
-from storage.models import Role
+from storage.models import Member, Role
 
 STAFF_MENU: Final = (
     Choice("submit", messages.LABEL_SUBMIT),
@@ -78,9 +78,14 @@ def menu_message(text: str, menu: tuple[Choice, ...]) -> Outgoing:
     return Outgoing(text, menu)
 
 
-def _menu(ctx: StepContext) -> tuple[Choice, ...]:
-    role = ctx.member.role if ctx.member is not None else Role.STAFF
+def menu_for(member: Member | None) -> tuple[Choice, ...]:
+    """The main menu of the member's role."""
+    role = member.role if member is not None else Role.STAFF
     return MENUS.get(Role(role), STAFF_MENU)
+
+
+def _menu(ctx: StepContext) -> tuple[Choice, ...]:
+    return menu_for(ctx.member)
 
 
 async def _prompt(ctx: StepContext) -> list[Outgoing]:

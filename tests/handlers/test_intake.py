@@ -6,6 +6,7 @@ import pytest
 
 from bot.app import App
 from handlers import messages
+from handlers.menu import STAFF_MENU
 from storage.models import IssueStatus, ItemStatus, Role
 from storage.repositories import issues
 from tests.fakes import Person, RecordingChannel, bound_person, texts
@@ -61,14 +62,15 @@ async def test_item_stored_with_raw_text_when_submission_confirmed(
         messages.preview(BUSINESS_ENVIRONMENT_TITLE, NORMALISED)
     ]
     assert texts(await staff.send("1")) == [messages.submitted(1)]
-    assert texts(await staff.send("2")) == [messages.finished(1)]
+    finished = await staff.send("2")
+    assert [(m.text, m.choices) for m in finished] == [(messages.finished(1), STAFF_MENU)]
 
     items = await all_items(app)
     issue = await current_issue(app)
     assert [(i.issue_id, i.subsection, i.text, i.status) for i in items] == [
         (issue.id, BUSINESS_ENVIRONMENT, RAW, ItemStatus.CONFIRMED)
     ]
-    assert await state_of(app, staff) is None
+    assert await state_of(app, staff) == "menu.main"  # the menu is at hand again
 
 
 async def test_preview_shows_normalised_punctuation_when_text_sent(
@@ -132,7 +134,7 @@ async def test_nothing_stored_when_cancel_button_tapped_at_preview(
 
     assert texts(await staff.send(choice="cancel")) == [messages.CANCELLED]
     assert await all_items(app) == []
-    assert await state_of(app, staff) is None
+    assert await state_of(app, staff) == "menu.main"
 
 
 async def test_help_answered_and_subsection_kept_when_help_asked_at_subsection(

@@ -68,7 +68,7 @@ async def test_no_items_answered_when_window_has_none(app: App, channel: Recordi
     staff = await bound_person(app, channel, "商务厅小王", Role.STAFF, COMMERCE)
 
     assert texts(await staff.send(messages.LABEL_MY_ITEMS)) == [messages.NO_ITEMS_YET]
-    assert await state_of(app, staff) is None
+    assert await state_of(app, staff) == "menu.main"
 
 
 async def test_text_changed_and_revision_kept_when_item_edited(
@@ -124,7 +124,7 @@ async def test_conversation_ends_when_last_item_withdrawn(
     await staff.say_all(messages.LABEL_MY_ITEMS, "1")
 
     assert texts(await staff.send(messages.LABEL_WITHDRAW)) == [messages.WITHDRAWN]
-    assert await state_of(app, staff) is None
+    assert await state_of(app, staff) == "menu.main"
     assert texts(await staff.send(messages.LABEL_MY_ITEMS)) == [messages.NO_ITEMS_YET]
 
 
