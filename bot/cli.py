@@ -14,6 +14,8 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from aiohttp import web
+
 from bot import messages
 from bot.app import App, open_app_from
 from bot.channels.console import ConsoleChannel
@@ -22,6 +24,7 @@ from bot.drafts import write_draft
 from bot.errors import BotError
 from bot.outbox import Dispatcher
 from bot.runner import Service
+from bot.wiring import build_channels, channel_limits, listen_address, web_application
 from handlers import messages as handler_messages
 from handlers.binding import create_invite
 from handlers.common import period_of
@@ -81,9 +84,8 @@ async def cmd_init(args: argparse.Namespace) -> None:
 async def cmd_run(args: argparse.Namespace) -> None:
     app = await _open(args)
     try:
-        # Console chats deliver their own messages (`zhoubao chat`); networked channels
-        # are added here as they come.
-        service = Service(app, {})
+        channels = build_channels(app)
+        service = Service(app, channels, limits=channel_limits())
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for signal_number in (signal.SIGTERM, signal.SIGINT):
@@ -95,7 +97,18 @@ async def cmd_run(args: argparse.Namespace) -> None:
             ),
             flush=True,
         )
-        await service.run(stop)
+        web_app = web_application(app, channels)
+        site_runner = None
+        if web_app is not None:
+            site_runner = web.AppRunner(web_app)
+            await site_runner.setup()
+            host, port = listen_address(app)
+            await web.TCPSite(site_runner, host, port).start()
+        try:
+            await service.run(stop)
+        finally:
+            if site_runner is not None:
+                await site_runner.cleanup()
         print(messages.RUN_STOPPED, flush=True)
     finally:
         await app.close()

@@ -102,7 +102,14 @@ MSG_SECRET_IN_FILE: Final = (
 )
 MSG_NO_CHANNEL: Final = "至少要启用一个渠道（console、telegram 或 wechat）"
 MSG_ENDPOINT_REQUIRED: Final = "启用 wechat 时必须填写"
+MSG_WEBHOOK_URL: Final = (
+    "应为公网可访问的 https 地址，如 https://zhoubao.example.gov.cn/telegram/webhook"
+)
+MSG_WEBHOOK_URL_REQUIRED: Final = "telegram 使用 webhook 模式时必须填写"
+MSG_LISTEN: Final = "应为“主机:端口”，如 127.0.0.1:8080"
+MSG_WEBHOOK_PATH: Final = "应以 / 开头，只含英文字母、数字和 _ - . /，如 /telegram/webhook"
 MSG_BRACES: Final = "花括号不配对；要在文字中写花括号本身，请写成 {{ 或 }}"
+MSG_BAD_API_URL: Final = "应为 Bot API 服务器的地址，如 https://api.telegram.org"
 MSG_PASSWORD_IN_URL: Final = (
     "数据库密码不能写在配置文件里；请去掉地址中的密码，改用环境变量 PGPASSWORD 或 ~/.pgpass"
 )
@@ -536,6 +543,50 @@ class TelegramChannelConfig(_Section):
     token_env: EnvName = "ZHOUBAO_TELEGRAM_TOKEN"
     token_file: Path | None = None  # read instead of token_env when set
     mode: Literal["polling", "webhook"] = "polling"
+    # Webhook mode: Telegram POSTs updates to webhook_url, which a reverse proxy forwards to
+    # zhoubao's own web server at `listen`, path `webhook_path`. The secret Telegram sends
+    # back in a header comes from the environment variable named by webhook_secret_env.
+    webhook_url: Text | None = None  # public https URL
+    webhook_secret_env: EnvName = "ZHOUBAO_TELEGRAM_WEBHOOK_SECRET"
+    listen: Text = "127.0.0.1:8080"  # host:port of zhoubao's web server
+    # The Bot API server: Telegram's, or a self-hosted telegram-bot-api server.
+    api_url: Text = "https://api.telegram.org"
+    webhook_path: Text = "/telegram/webhook"
+
+    @field_validator("webhook_url")
+    @classmethod
+    def _check_webhook_url(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"https://[^\s/?#]+(/\S*)?", value):
+            raise _Problem(MSG_WEBHOOK_URL)
+        return value
+
+    @field_validator("api_url")
+    @classmethod
+    def _check_api_url(cls, value: str) -> str:
+        if not re.fullmatch(r"https?://[^\s/?#]+", value):
+            raise _Problem(MSG_BAD_API_URL)
+        return value
+
+    @field_validator("listen")
+    @classmethod
+    def _check_listen(cls, value: str) -> str:
+        match = re.fullmatch(r"(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.\-]+):(\d{1,5})", value)
+        if match is None or not 0 < int(match[2]) < 65536:
+            raise _Problem(MSG_LISTEN)
+        return value
+
+    @field_validator("webhook_path")
+    @classmethod
+    def _check_webhook_path(cls, value: str) -> str:
+        if not re.fullmatch(r"/[A-Za-z0-9_\-./]*", value):
+            raise _Problem(MSG_WEBHOOK_PATH)
+        return value
+
+    @model_validator(mode="after")
+    def _check_webhook(self) -> TelegramChannelConfig:
+        if self.enabled and self.mode == "webhook" and self.webhook_url is None:
+            raise _Problem(MSG_WEBHOOK_URL_REQUIRED, ("webhook_url",))
+        return self
 
     @field_validator("token_file", mode="before")
     @classmethod
@@ -551,6 +602,8 @@ class WechatChannelConfig(_Section):
     enabled: StrictBool = False
     endpoint: Text | None = None  # host:port of the puppet service
     token_env: EnvName = "ZHOUBAO_WECHAT_TOKEN"
+    # Group chats: answer only when the bot is @-mentioned, answer every message, or ignore them.
+    rooms: Literal["mention", "all", "ignore"] = "mention"
 
     @model_validator(mode="after")
     def _check_endpoint(self) -> WechatChannelConfig:

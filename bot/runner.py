@@ -21,9 +21,10 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from bot.app import App
 from bot.channels.base import Channel
+from bot.channels.pump import pump_updates
 from bot.outbox import Dispatcher
 from bot.ratelimit import Limits
-from handlers.types import ChannelKind
+from handlers.types import ChannelKind, Incoming
 from scheduler.jobs import run_due_jobs
 from scheduler.triggers import WeekEventTrigger
 from storage.repositories import leases
@@ -55,23 +56,31 @@ class Service:
         self.is_leader = False
         self._tick_lock = asyncio.Lock()
         self._wake = asyncio.Event()
+        self._leading = asyncio.Event()  # set while this process holds the lease
+        self._following = asyncio.Event()  # set while it does not
+        self._following.set()
 
     async def renew_lease(self) -> bool:
         """Take or keep the lease; return whether this process leads now."""
         now = self.app.clock()
         async with self.app.sessions() as session, session.begin():
             leading = await leases.acquire(session, LEASE_NAME, self.holder, now, now + LEASE_TTL)
+        self._set_leader(leading)
+        return leading
+
+    def _set_leader(self, leading: bool) -> None:
         if leading != self.is_leader:
             logger.info("leadership changed", extra={"holder": self.holder, "leader": leading})
         self.is_leader = leading
-        return leading
+        (self._leading if leading else self._following).set()
+        (self._following if leading else self._leading).clear()
 
     async def release_lease(self) -> None:
         if not self.is_leader:
             return
         async with self.app.sessions() as session, session.begin():
             await leases.release(session, LEASE_NAME, self.holder, self.app.clock())
-        self.is_leader = False
+        self._set_leader(False)
 
     async def tick(self) -> list[str]:
         """Run the weekly jobs that are due, if this process leads."""
@@ -97,10 +106,13 @@ class Service:
         """Something was queued: look at the outbox now rather than at the next poll."""
         self._wake.set()
 
+    async def handle(self, update: Incoming) -> None:
+        """Handle one incoming update, then look at the outbox at once for its replies."""
+        await self.app.engine.handle(update)
+        self.wake()
+
     async def run(self, stop: asyncio.Event) -> None:
         """Run until `stop` is set: channels, lease, scheduler and dispatcher."""
-        for channel in self.channels.values():
-            await channel.start()
         scheduler = AsyncIOScheduler(timezone=self.app.week.rules.zone)
         guarded = {"max_instances": 1, "coalesce": True, "misfire_grace_time": None}
         scheduler.add_job(self._safe_tick, IntervalTrigger(seconds=TICK_EVERY), **guarded)
@@ -109,6 +121,7 @@ class Service:
         tasks = [
             asyncio.create_task(self._keep_lease(stop)),
             asyncio.create_task(self._send_loop(stop)),
+            asyncio.create_task(self._run_channels(stop)),
         ]
         scheduler.start()
         try:
@@ -121,9 +134,39 @@ class Service:
             for task in tasks:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
-            for channel in self.channels.values():
-                await channel.stop()
             await self.release_lease()
+
+    async def _run_channels(self, stop: asyncio.Event) -> None:
+        """Connect the channels while this process leads; the standby stays off the networks.
+
+        Telegram allows one poller per bot, and two processes answering one chat would
+        interleave: so only the lease holder talks to the chat networks.
+        """
+        while not stop.is_set():
+            await _first(self._leading, stop)
+            if stop.is_set():
+                return
+            resign = asyncio.Event()
+            started: list[Channel] = []
+            try:
+                for channel in self.channels.values():
+                    await channel.start()
+                    started.append(channel)
+                pumps = [
+                    asyncio.create_task(pump_updates(channel, self.handle, resign))
+                    for channel in started
+                ]
+                await _first(self._following, stop)
+                resign.set()
+                await asyncio.gather(*pumps, return_exceptions=True)
+            except Exception:  # a channel that cannot start: log, and try again shortly
+                logger.exception("channels failed")
+                await asyncio.sleep(5)
+            finally:
+                resign.set()
+                for channel in started:
+                    with contextlib.suppress(Exception):
+                        await channel.stop()
 
     async def _safe_tick(self) -> None:
         try:
@@ -137,7 +180,7 @@ class Service:
                 await self.renew_lease()
             except Exception:
                 logger.exception("lease renewal failed")
-                self.is_leader = False
+                self._set_leader(False)
             await asyncio.sleep(RENEW_EVERY)
 
     async def _send_loop(self, stop: asyncio.Event) -> None:
@@ -149,3 +192,13 @@ class Service:
             self._wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), SEND_POLL)
+
+
+async def _first(*events: asyncio.Event) -> None:
+    """Wait until any of `events` is set."""
+    waiters = [asyncio.create_task(event.wait()) for event in events]
+    try:
+        await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiter in waiters:
+            waiter.cancel()

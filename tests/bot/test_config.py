@@ -502,3 +502,131 @@ def test_config_error_carries_first_key_when_validation_fails(tmp_path: Path) ->
         load_config(path)
 
     assert (caught.value.path, caught.value.key) == (str(path), "schedule.open_time")
+
+
+# --- [channels.wechat] rooms -----------------------------------------------------------------
+
+
+def test_wechat_rooms_default_to_mention_when_absent(default_path: Path) -> None:
+    assert load_config(default_path).channels.wechat.rooms == "mention"
+
+
+def test_wechat_rooms_load_when_set_to_all(tmp_path: Path) -> None:
+    text = replaced(
+        default_config_text(),
+        'token_env = "ZHOUBAO_WECHAT_TOKEN"',
+        'token_env = "ZHOUBAO_WECHAT_TOKEN"\nrooms = "all"',
+    )
+
+    assert load_config(write(tmp_path, text)).channels.wechat.rooms == "all"
+
+
+def test_wechat_rooms_rejected_when_value_unknown(tmp_path: Path) -> None:
+    text = replaced(
+        default_config_text(),
+        'token_env = "ZHOUBAO_WECHAT_TOKEN"',
+        'token_env = "ZHOUBAO_WECHAT_TOKEN"\nrooms = "some"',
+    )
+
+    assert load_error(write(tmp_path, text)) == (
+        f"配置文件 {tmp_path / 'zhoubao.toml'} 有误：channels.wechat.rooms："
+        '应为 "mention", "all" 或 "ignore"'
+    )
+
+
+# --- [channels.telegram] webhook -----------------------------------------------------------
+
+
+def _telegram_webhook(tmp_path: Path, *lines: str) -> Path:
+    """The default file with Telegram enabled in webhook mode plus `lines` in its section."""
+    text = replaced(
+        default_config_text(),
+        'token_env = "ZHOUBAO_TELEGRAM_TOKEN"',
+        'token_env = "ZHOUBAO_TELEGRAM_TOKEN"\n' + "\n".join(lines),
+    )
+    text = replaced(text, 'mode = "polling"', 'mode = "webhook"')
+    text = replaced(
+        text, "[channels.telegram]\nenabled = false", "[channels.telegram]\nenabled = true"
+    )
+    return write(tmp_path, text)
+
+
+def test_telegram_webhook_settings_default_when_absent(default_path: Path) -> None:
+    telegram = load_config(default_path).channels.telegram
+
+    assert (
+        telegram.webhook_url,
+        telegram.webhook_secret_env,
+        telegram.listen,
+        telegram.webhook_path,
+    ) == (None, "ZHOUBAO_TELEGRAM_WEBHOOK_SECRET", "127.0.0.1:8080", "/telegram/webhook")
+
+
+def test_telegram_webhook_settings_load_when_written(tmp_path: Path) -> None:
+    path = _telegram_webhook(
+        tmp_path,
+        'webhook_url = "https://zhoubao.example.gov.cn/tg/hook"',
+        'webhook_secret_env = "MY_WEBHOOK_SECRET"',
+        'listen = "0.0.0.0:9000"',
+        'webhook_path = "/tg/hook"',
+    )
+
+    telegram = load_config(path).channels.telegram
+
+    assert (telegram.mode, telegram.webhook_url, telegram.webhook_secret_env) == (
+        "webhook",
+        "https://zhoubao.example.gov.cn/tg/hook",
+        "MY_WEBHOOK_SECRET",
+    )
+    assert (telegram.listen, telegram.webhook_path) == ("0.0.0.0:9000", "/tg/hook")
+
+
+def test_telegram_webhook_requires_url_when_mode_is_webhook(tmp_path: Path) -> None:
+    assert load_error(_telegram_webhook(tmp_path)) == (
+        f"配置文件 {tmp_path / 'zhoubao.toml'} 有误：channels.telegram.webhook_url："
+        "telegram 使用 webhook 模式时必须填写"
+    )
+
+
+def test_telegram_webhook_url_rejected_when_not_https(tmp_path: Path) -> None:
+    path = _telegram_webhook(tmp_path, 'webhook_url = "http://example.org/hook"')
+
+    assert load_error(path).startswith(
+        f"配置文件 {tmp_path / 'zhoubao.toml'} 有误：channels.telegram.webhook_url："
+        "应为公网可访问的 https 地址"
+    )
+
+
+def test_telegram_listen_rejected_when_port_missing(tmp_path: Path) -> None:
+    path = _telegram_webhook(
+        tmp_path, 'webhook_url = "https://example.org/hook"', 'listen = "127.0.0.1"'
+    )
+
+    assert load_error(path) == (
+        f"配置文件 {tmp_path / 'zhoubao.toml'} 有误：channels.telegram.listen："
+        "应为“主机:端口”，如 127.0.0.1:8080"
+    )
+
+
+def test_telegram_webhook_secret_env_rejected_when_not_a_variable_name(tmp_path: Path) -> None:
+    path = _telegram_webhook(
+        tmp_path, 'webhook_url = "https://example.org/hook"', 'webhook_secret_env = "a secret"'
+    )
+
+    assert load_error(path).startswith(
+        f"配置文件 {tmp_path / 'zhoubao.toml'} 有误：channels.telegram.webhook_secret_env："
+        "应为环境变量名"
+    )
+
+
+@pytest.mark.parametrize("line", ['secret = "abc"', 'webhook_token = "abc"'])
+def test_telegram_webhook_secret_rejected_when_written_in_file(tmp_path: Path, line: str) -> None:
+    path = _telegram_webhook(tmp_path, 'webhook_url = "https://example.org/hook"', line)
+
+    error = load_error(path)
+
+    assert error.startswith(
+        f"配置文件 {tmp_path / 'zhoubao.toml'} 有误：channels.telegram.{line.split()[0]}："
+        "密钥不能写在配置文件里"
+    )
+    assert "abc" not in error

@@ -1,0 +1,552 @@
+"""The Telegram channel: python-telegram-bot's `Bot` talking to the Bot API.
+
+Incoming: text messages and taps on inline buttons (callback queries) become `Incoming`;
+every callback query is answered here at once so the person's button stops spinning.
+Outgoing: plain text (never a parse_mode: what people typed must not turn into markup),
+choices as an inline keyboard of one button per row, texts longer than Telegram allows
+split into several messages, documents as files.
+
+Updates arrive by long polling (`getUpdates`) or by webhook. Polling keeps its offset in
+the database and saves it only after a batch was handed on, so after a crash the last
+batch comes again and the engine's update ledger drops what it already handled.
+
+The library retries nothing here: a failed send raises `ChannelError` and the outbox
+decides (retry_after None: permanent; 0: transient, back off; > 0: Telegram's wait).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hmac
+import json
+import logging
+import os
+import re
+import warnings
+from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping, Sequence
+from datetime import datetime, timedelta
+from typing import Any, Final, Literal
+
+from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, InputFile, Update
+from telegram.constants import ChatType
+from telegram.error import (
+    BadRequest,
+    ChatMigrated,
+    EndPointNotFound,
+    Forbidden,
+    NetworkError,
+    RetryAfter,
+    TelegramError,
+)
+from telegram.request import HTTPXRequest
+
+from bot.channels import telegram_messages as wording
+from bot.channels.pump import pump_updates
+from bot.config import TelegramChannelConfig
+from bot.errors import ChannelError, ConfigError
+from handlers.types import ChannelKind, ChatKey, Choice, Incoming, Outgoing
+from storage.repositories import cursors
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_BASE_URL: Final = "https://api.telegram.org/bot"
+DEFAULT_BASE_FILE_URL: Final = "https://api.telegram.org/file/bot"
+SECRET_HEADER: Final = "X-Telegram-Bot-Api-Secret-Token"
+MAX_TEXT: Final = 4096  # Bot API limit of one message, in UTF-16 code units
+MAX_CAPTION: Final = 1024
+MAX_CALLBACK_DATA: Final = 64  # bytes
+ALLOWED_UPDATES: Final = ("message", "callback_query")
+POLL_TIMEOUT: Final = 30  # seconds Telegram holds a getUpdates open
+MIN_POLL_BACKOFF: Final = 1.0
+MAX_POLL_BACKOFF: Final = 30.0
+WEBHOOK_WAIT: Final = 25.0  # seconds a webhook call waits for its update to be handled
+SECRET_PATTERN: Final = re.compile(r"[A-Za-z0-9_-]{1,256}")  # what setWebhook accepts
+
+Mode = Literal["polling", "webhook"]
+
+
+# --- Translation. --------------------------------------------------------------------------
+
+
+def to_incoming(update: Update, received_at: datetime) -> Incoming | None:
+    """Translate a Telegram update; None for what zhoubao does not take (edits, joins …)."""
+    update_id = str(update.update_id)
+    query = update.callback_query
+    if query is not None:
+        if query.data is None:
+            return None  # a game button; zhoubao never sends those
+        user = query.from_user
+        # Without the message (too old to be shown) the private chat's id is the user's.
+        chat_id = query.message.chat.id if query.message is not None else user.id
+        return Incoming(
+            key=ChatKey(ChannelKind.TELEGRAM, str(chat_id), str(user.id)),
+            update_id=update_id,
+            received_at=received_at,
+            choice=query.data,
+            display_name=user.full_name,
+        )
+    message = update.message
+    if message is None or message.from_user is None or message.from_user.is_bot:
+        return None
+    text = message.text if message.text is not None else message.caption
+    if text is None and message.chat.type != ChatType.PRIVATE:
+        return None  # group service messages (joins, pins) are not meant for zhoubao
+    return Incoming(
+        key=ChatKey(ChannelKind.TELEGRAM, str(message.chat.id), str(message.from_user.id)),
+        update_id=update_id,
+        received_at=received_at,
+        text=text,
+        display_name=message.from_user.full_name,
+    )
+
+
+def keyboard(choices: Sequence[Choice]) -> InlineKeyboardMarkup | None:
+    """One inline button per row, its callback data the choice's value."""
+    if not choices:
+        return None
+    for choice in choices:
+        if len(choice.value.encode()) > MAX_CALLBACK_DATA:
+            raise ChannelError(f"choice value longer than {MAX_CALLBACK_DATA} bytes", None)
+    return InlineKeyboardMarkup(
+        [[InlineKeyboardButton(choice.label, callback_data=choice.value)] for choice in choices]
+    )
+
+
+def telegram_length(text: str) -> int:
+    """Length as Telegram counts it: UTF-16 code units (an emoji outside the BMP counts 2)."""
+    return len(text.encode("utf-16-le")) // 2
+
+
+def _fitting_prefix(text: str, limit: int) -> int:
+    """Number of characters of `text` that fit into `limit` UTF-16 code units."""
+    used = 0
+    for index, character in enumerate(text):
+        used += 2 if ord(character) > 0xFFFF else 1
+        if used > limit:
+            return index
+    return len(text)
+
+
+def split_text(text: str, limit: int = MAX_TEXT) -> list[str]:
+    """Split `text` into pieces of at most `limit`: at paragraphs, else lines, else anywhere.
+
+    The blank line or line break a piece was split at is dropped, so pieces split at
+    paragraphs join back with "\\n\\n".
+    """
+    pieces: list[str] = []
+    rest = text
+    while telegram_length(rest) > limit:
+        fits = _fitting_prefix(rest, limit)
+        for separator in ("\n\n", "\n"):
+            # The separator itself is dropped, so it may end just past the limit.
+            cut = rest.rfind(separator, 0, fits + len(separator))
+            if cut > 0:
+                pieces.append(rest[:cut])
+                rest = rest[cut + len(separator) :]
+                break
+        else:
+            pieces.append(rest[:fits])
+            rest = rest[fits:]
+    pieces.append(rest)
+    return pieces
+
+
+def retry_seconds(error: RetryAfter) -> float:
+    """Telegram's wait in seconds; the library gives an int today and a timedelta later."""
+    with warnings.catch_warnings():
+        # Reading it as an int warns about the coming timedelta; both are handled here.
+        warnings.simplefilter("ignore", DeprecationWarning)
+        value: int | float | timedelta = error.retry_after
+    if isinstance(value, timedelta):
+        return value.total_seconds()
+    return float(value)
+
+
+def channel_error(error: TelegramError, token: str = "") -> ChannelError:
+    """Map a library error to the outbox's retry semantics."""
+    # The library's messages can quote the token (InvalidToken does): keep it out of the
+    # outbox table, where the detail is stored.
+    detail = f"{type(error).__name__}: {error.message}"
+    if token:
+        detail = detail.replace(token, "<token>")
+    if isinstance(error, RetryAfter):
+        return ChannelError(detail, retry_seconds(error))
+    if isinstance(error, Forbidden | BadRequest | ChatMigrated | EndPointNotFound):
+        return ChannelError(detail, None)  # blocked, bad chat or message: retrying won't help
+    if isinstance(error, NetworkError):
+        return ChannelError(detail, 0)  # 5xx, timeouts, connection errors
+    return ChannelError(detail, 0)  # InvalidToken, Conflict …: let the outbox back off
+
+
+# --- The channel. --------------------------------------------------------------------------
+
+
+class TelegramChannel:
+    """One Telegram bot as a zhoubao channel (see the module docstring)."""
+
+    kind = ChannelKind.TELEGRAM
+
+    def __init__(
+        self,
+        token: str,
+        *,
+        sessions: async_sessionmaker[AsyncSession],
+        clock: Callable[[], datetime],
+        mode: Mode = "polling",
+        base_url: str = DEFAULT_BASE_URL,
+        base_file_url: str = DEFAULT_BASE_FILE_URL,
+        poll_timeout: int = POLL_TIMEOUT,
+        poll_backoff: float = MIN_POLL_BACKOFF,
+        webhook_url: str | None = None,
+        webhook_secret: str | None = None,
+        webhook_wait: float = WEBHOOK_WAIT,
+        cursor_name: str = ChannelKind.TELEGRAM.value,
+    ) -> None:
+        if mode == "webhook" and not webhook_secret:
+            raise ValueError("webhook mode needs a webhook_secret")
+        self._token = token
+        self._sessions = sessions
+        self._clock = clock
+        self.mode: Mode = mode
+        self._poll_timeout = poll_timeout
+        self._poll_backoff = poll_backoff  # first wait after a failed getUpdates
+        self._webhook_url = webhook_url
+        self._webhook_secret = webhook_secret
+        self._webhook_wait = webhook_wait
+        self._cursor_name = cursor_name
+        # Two request objects: a long poll must not hold up sends (the library requires it).
+        self.bot = Bot(
+            token,
+            base_url=base_url,
+            base_file_url=base_file_url,
+            request=HTTPXRequest(connection_pool_size=8),
+            get_updates_request=HTTPXRequest(connection_pool_size=1),
+        )
+        self._offset: int | None = None
+        self._poll_task: asyncio.Future[tuple[Update, ...]] | None = None
+        self._started = False
+        self._stopping = asyncio.Event()
+        self._webhook_queue: asyncio.Queue[tuple[Incoming, asyncio.Future[bool]]] = asyncio.Queue()
+
+    @classmethod
+    def from_config(
+        cls,
+        config: TelegramChannelConfig,
+        *,
+        sessions: async_sessionmaker[AsyncSession],
+        clock: Callable[[], datetime],
+        environ: Mapping[str, str] | None = None,
+        **options: Any,
+    ) -> TelegramChannel:
+        """Build the channel from `[channels.telegram]`; secrets come from the environment.
+
+        The token is read from `token_file` when set, else from the variable `token_env`;
+        in webhook mode the secret from `webhook_secret_env`. `options` go to the constructor
+        (e.g. `base_url` for a local Bot API server).
+        """
+        env = os.environ if environ is None else environ
+        if config.token_file is not None:
+            try:
+                token = config.token_file.read_text("utf-8").strip()
+            except (OSError, UnicodeDecodeError):
+                token = ""
+            if not token:
+                raise ConfigError(
+                    wording.MSG_TOKEN_FILE_UNREADABLE.format(path=config.token_file),
+                    key="channels.telegram.token_file",
+                )
+        else:
+            token = env.get(config.token_env, "").strip()
+            if not token:
+                raise ConfigError(
+                    wording.MSG_NO_TOKEN.format(env=config.token_env),
+                    key="channels.telegram.token_env",
+                )
+        secret: str | None = None
+        if config.mode == "webhook":
+            secret = env.get(config.webhook_secret_env, "")
+            if not secret:
+                raise ConfigError(
+                    wording.MSG_NO_WEBHOOK_SECRET.format(env=config.webhook_secret_env),
+                    key="channels.telegram.webhook_secret_env",
+                )
+            if not SECRET_PATTERN.fullmatch(secret):
+                raise ConfigError(
+                    wording.MSG_BAD_WEBHOOK_SECRET.format(env=config.webhook_secret_env),
+                    key="channels.telegram.webhook_secret_env",
+                )
+        options.setdefault("base_url", f"{config.api_url}/bot")
+        options.setdefault("base_file_url", f"{config.api_url}/file/bot")
+        return cls(
+            token,
+            sessions=sessions,
+            clock=clock,
+            mode=config.mode,
+            webhook_url=config.webhook_url,
+            webhook_secret=secret,
+            **options,
+        )
+
+    # --- lifecycle ---------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Check the token (getMe), then prepare polling or register the webhook."""
+        if self._started:
+            return
+        self._stopping.clear()
+        try:
+            await self.bot.initialize()
+            if self.mode == "polling":
+                # Polling fails while a webhook is set; pending updates are kept.
+                await self.bot.delete_webhook(drop_pending_updates=False)
+            elif self._webhook_url is not None:
+                await self.bot.set_webhook(
+                    self._webhook_url,
+                    secret_token=self._webhook_secret,
+                    allowed_updates=ALLOWED_UPDATES,
+                )
+        except TelegramError as error:
+            raise channel_error(error, self._token) from None
+        if self.mode == "polling":
+            async with self._sessions() as session:
+                stored = await cursors.get_cursor(session, self._cursor_name)
+            self._offset = int(stored) if stored is not None else None
+        self._started = True
+        logger.info("telegram channel started", extra={"mode": self.mode, "offset": self._offset})
+
+    async def stop(self) -> None:
+        """End `updates()` and close the HTTP clients; safe to call twice."""
+        self._stopping.set()
+        if not self._started:
+            return
+        self._started = False
+        poll = self._poll_task
+        if poll is not None and not poll.done():
+            # Cancel the long poll before its HTTP client closes under it.
+            poll.cancel()
+            with contextlib.suppress(asyncio.CancelledError, TelegramError):
+                await poll
+        with contextlib.suppress(TelegramError):
+            await self.bot.shutdown()
+        logger.info("telegram channel stopped")
+
+    # --- sending -----------------------------------------------------------------------
+
+    async def send(self, to: ChatKey, message: Outgoing) -> None:
+        try:
+            chat_id = int(to.chat_id)
+        except ValueError:
+            raise ChannelError(f"not a Telegram chat id: {to.chat_id!r}", None) from None
+        markup = keyboard(message.choices)
+        try:
+            await self._send(chat_id, message, markup)
+        except TelegramError as error:
+            logger.info(
+                "telegram send failed", extra={"chat_id": to.chat_id, "error": type(error).__name__}
+            )
+            raise channel_error(error, self._token) from None
+
+    async def _send(
+        self, chat_id: int, message: Outgoing, markup: InlineKeyboardMarkup | None
+    ) -> None:
+        document = message.document
+        if document is not None and telegram_length(message.text) <= MAX_CAPTION:
+            await self.bot.send_document(
+                chat_id,
+                InputFile(document.content, filename=document.filename),
+                caption=message.text or None,
+                reply_markup=markup,
+            )
+            return
+        pieces = split_text(message.text)
+        for index, piece in enumerate(pieces):
+            last = index == len(pieces) - 1 and document is None
+            await self.bot.send_message(chat_id, piece, reply_markup=markup if last else None)
+        if document is not None:
+            await self.bot.send_document(
+                chat_id,
+                InputFile(document.content, filename=document.filename),
+                reply_markup=markup,
+            )
+
+    # --- receiving ---------------------------------------------------------------------
+
+    def updates(self) -> AsyncGenerator[Incoming, None]:
+        """Yield updates until `stop()`; ask for the next only once the last was handled."""
+        if self.mode == "webhook":
+            return self._webhook_updates()
+        return self._polled_updates()
+
+    async def _polled_updates(self) -> AsyncGenerator[Incoming, None]:
+        if not self._started:
+            raise RuntimeError("start() the channel before reading its updates")
+        backoff = self._poll_backoff
+        while not self._stopping.is_set():
+            try:
+                batch = await self._poll()
+            except RetryAfter as error:
+                await self._pause(retry_seconds(error))
+                continue
+            except TelegramError as error:
+                # The library's own poller retries forever too: Telegram or the network
+                # comes back, and nothing is lost meanwhile.
+                logger.warning("telegram poll failed", extra={"error": type(error).__name__})
+                await self._pause(backoff)
+                backoff = min(backoff * 1.5, MAX_POLL_BACKOFF)
+                continue
+            if batch is None:
+                return
+            backoff = self._poll_backoff
+            for update in batch:
+                incoming = await self._accept(update)
+                if incoming is not None:
+                    yield incoming  # resumes only after the consumer handled it
+                if self._stopping.is_set():
+                    return  # unconfirmed: this batch comes again after the restart
+            if batch:
+                self._offset = batch[-1].update_id + 1
+                await self._save_offset(self._offset)
+
+    async def _poll(self) -> tuple[Update, ...] | None:
+        """One getUpdates; None when `stop()` came first."""
+        poll = asyncio.ensure_future(
+            self.bot.get_updates(
+                offset=self._offset,
+                timeout=self._poll_timeout,
+                allowed_updates=ALLOWED_UPDATES,
+            )
+        )
+        self._poll_task = poll
+        stopping = asyncio.ensure_future(self._stopping.wait())
+        try:
+            await asyncio.wait({poll, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            self._poll_task = None
+            for task in (poll, stopping):
+                if not task.done():
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task
+        if poll.cancelled():
+            return None
+        return poll.result()
+
+    async def _pause(self, seconds: float) -> None:
+        """Wait `seconds`, or less if `stop()` comes first."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stopping.wait(), seconds)
+
+    async def _save_offset(self, offset: int) -> None:
+        try:
+            async with self._sessions() as session, session.begin():
+                await cursors.set_cursor(session, self._cursor_name, str(offset), self._clock())
+        except Exception:
+            # Polling goes on with the offset in memory; a restart before the next save
+            # only delivers a few batches again, which the ledger drops.
+            logger.exception("telegram offset not saved", extra={"offset": offset})
+
+    async def _accept(self, update: Update) -> Incoming | None:
+        """Translate an update and answer its callback query, if any."""
+        incoming = to_incoming(update, self._clock())
+        query = update.callback_query
+        if query is not None:
+            try:
+                await self.bot.answer_callback_query(query.id)
+            except TelegramError as error:
+                # Too late (over ~15 s) or a network hiccup: only the spinner stays longer.
+                logger.info(
+                    "callback answer failed",
+                    extra={"update_id": update.update_id, "error": type(error).__name__},
+                )
+        if incoming is None:
+            logger.info("telegram update ignored", extra={"update_id": update.update_id})
+        return incoming
+
+    # --- webhook -----------------------------------------------------------------------
+
+    async def handle_webhook(self, body: bytes, secret: str | None) -> int:
+        """Take one webhook POST; return the HTTP status to answer Telegram with.
+
+        200 once the update was handed on and handled (or ignored); 403 for a wrong or
+        missing secret; 400 for a body that is not an update; 503 when it could not be
+        handled in time, so that Telegram delivers it again.
+        """
+        expected = self._webhook_secret
+        if (
+            expected is None
+            or secret is None
+            or not hmac.compare_digest(secret.encode(), expected.encode())
+        ):
+            logger.warning("telegram webhook secret rejected")
+            return 403
+        if not self._started:
+            return 503
+        try:
+            data: Any = json.loads(body)
+            if not isinstance(data, dict):
+                return 400
+            update = Update.de_json(data, self.bot)
+        except (ValueError, TypeError, KeyError, TelegramError):
+            logger.warning("telegram webhook body rejected", extra={"length": len(body)})
+            return 400
+        incoming = await self._accept(update)
+        if incoming is None:
+            return 200
+        handled: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        await self._webhook_queue.put((incoming, handled))
+        try:
+            ok = await asyncio.wait_for(asyncio.shield(handled), self._webhook_wait)
+        except TimeoutError:
+            # Still queued and handled later; Telegram's resend is dropped by the ledger.
+            return 503
+        return 200 if ok else 503
+
+    def webhook_routes(self, path: str) -> list[web.RouteDef]:
+        """Routes to mount on zhoubao's aiohttp server: POST `path` takes Telegram's webhook."""
+
+        async def receive(request: web.Request) -> web.Response:
+            status = await self.handle_webhook(
+                await request.read(), request.headers.get(SECRET_HEADER)
+            )
+            return web.Response(status=status)
+
+        return [web.post(path, receive)]
+
+    async def _webhook_updates(self) -> AsyncGenerator[Incoming, None]:
+        while not self._stopping.is_set():
+            taken = asyncio.ensure_future(self._webhook_queue.get())
+            stopping = asyncio.ensure_future(self._stopping.wait())
+            try:
+                await asyncio.wait({taken, stopping}, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                for task in (taken, stopping):
+                    if not task.done():
+                        task.cancel()
+                        with contextlib.suppress(asyncio.CancelledError):
+                            await task
+            if taken.cancelled():
+                return
+            incoming, handled = taken.result()
+            try:
+                yield incoming
+            except BaseException:
+                # The consumer stopped or failed while handling it: let Telegram resend.
+                if not handled.done():
+                    handled.set_result(False)
+                raise
+            if not handled.done():
+                handled.set_result(True)
+
+
+async def run_telegram(
+    channel: TelegramChannel,
+    handle: Callable[[Incoming], Awaitable[object]],
+    stop: asyncio.Event,
+    *,
+    retry_delay: float = 1.0,
+) -> None:
+    """Pump the channel's updates into `handle` until `stop` is set (see `pump_updates`)."""
+    await pump_updates(channel, handle, stop, retry_delay=retry_delay)

@@ -1,0 +1,55 @@
+"""Which channels `zhoubao run` connects, built from the configuration, and its web server."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from bot.app import App
+from bot.channels.base import Channel
+from bot.ratelimit import TELEGRAM_LIMITS, Limits
+from handlers.types import ChannelKind
+
+
+def build_channels(app: App) -> dict[ChannelKind, Channel]:
+    """The networked channels enabled in `[channels]`; secrets come from the environment.
+
+    The console is not among them: `zhoubao chat` terminals deliver their own messages.
+    """
+    config = app.config.channels
+    channels: dict[ChannelKind, Channel] = {}
+    if config.telegram.enabled:
+        from bot.channels.telegram import TelegramChannel
+
+        channels[ChannelKind.TELEGRAM] = TelegramChannel.from_config(
+            config.telegram, sessions=app.sessions, clock=app.clock
+        )
+    if config.wechat.enabled:
+        # Imported only when enabled: the WeChat client is an optional extra (zhoubao[wechat]).
+        from bot.channels.wechaty import WechatChannel
+
+        channels[ChannelKind.WECHAT] = WechatChannel.from_config(config.wechat, clock=app.clock)
+    return channels
+
+
+def channel_limits() -> dict[ChannelKind, Limits]:
+    """Each channel's published sending limits (Telegram: ~30 a second, 1 a second per chat)."""
+    return {ChannelKind.TELEGRAM: TELEGRAM_LIMITS}
+
+
+def web_application(app: App, channels: dict[ChannelKind, Channel]) -> web.Application | None:
+    """The aiohttp application for webhooks, or None when no channel needs one."""
+    telegram = app.config.channels.telegram
+    channel = channels.get(ChannelKind.TELEGRAM)
+    if channel is None or telegram.mode != "webhook":
+        return None
+    from bot.channels.telegram import TelegramChannel
+
+    assert isinstance(channel, TelegramChannel)
+    application = web.Application()
+    application.add_routes(channel.webhook_routes(telegram.webhook_path))
+    return application
+
+
+def listen_address(app: App) -> tuple[str, int]:
+    host, _, port = app.config.channels.telegram.listen.rpartition(":")
+    return host.strip("[]"), int(port)

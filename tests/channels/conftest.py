@@ -1,0 +1,19 @@
+"""Fixtures for the channel tests: the engine fixtures, and a loopback Telegram Bot API."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+
+from tests.channels.telegram_server import TelegramServer
+from tests.fakes import app, channel, clock
+
+__all__ = ["app", "channel", "clock", "telegram_server"]
+
+
+@pytest.fixture
+async def telegram_server() -> AsyncIterator[TelegramServer]:
+    """A Bot API server of our own on 127.0.0.1, standing in for Telegram's."""
+    async with TelegramServer() as server:
+        yield server
