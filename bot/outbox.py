@@ -14,6 +14,7 @@ from bot.errors import ChannelError
 from bot.ratelimit import UNLIMITED, Limits, RateLimiter
 from handlers.delivery import from_row
 from handlers.types import ChannelKind
+from handlers.undeliverable import report_undeliverable
 from storage.models import OutboxMessage
 from storage.repositories import outbox
 
@@ -39,6 +40,7 @@ class Dispatcher:
         clock: Callable[[], datetime],
         limits: Mapping[ChannelKind, Limits] | None = None,
         max_attempts: int = MAX_ATTEMPTS,
+        report_failure: bool = False,
     ) -> None:
         self._sessions = sessions
         self._channels = channels
@@ -47,6 +49,8 @@ class Dispatcher:
             kind: RateLimiter((limits or {}).get(kind, UNLIMITED)) for kind in channels
         }
         self._max_attempts = max_attempts
+        # Tell the editors about a message given up on (the runtime's dispatcher does).
+        self._report_failure = report_failure
         self._lock = asyncio.Lock()  # two drains at once would send a message twice
 
     async def drain(self, kind: ChannelKind, *, chat_id: str | None = None) -> int:
@@ -106,6 +110,10 @@ class Dispatcher:
             if error.retry_after is None or attempts >= self._max_attempts:
                 logger.warning("message failed", extra={"message_id": row.id, "attempts": attempts})
                 await outbox.mark_failed(session, row.id, detail)
+                if self._report_failure:
+                    await report_undeliverable(
+                        session, row.channel, row.chat_id, row.user_id, self._clock()
+                    )
                 return False
             if error.retry_after > 0:
                 # The channel said how long to wait (Telegram's 429): the whole channel waits.

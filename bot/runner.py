@@ -52,7 +52,9 @@ class Service:
         self.app = app
         self.channels = dict(channels)
         self.holder = holder or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-        self.dispatcher = Dispatcher(app.sessions, self.channels, app.clock, limits)
+        self.dispatcher = Dispatcher(
+            app.sessions, self.channels, app.clock, limits, report_failure=True
+        )
         self.is_leader = False
         self._tick_lock = asyncio.Lock()
         self._wake = asyncio.Event()

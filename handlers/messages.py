@@ -227,6 +227,10 @@ def status_report(
     return "\n".join(lines)
 
 
+def undeliverable(who: str, place: str) -> str:
+    return f"无法向{place}的 {who} 发送消息（对方可能已屏蔽机器人或退出），请电话联系。"
+
+
 def sends_failed(count: int) -> str:
     return f"注意：有 {count} 条消息发送失败，请管理员运行 zhoubao status 查看原因。"
 

@@ -9,9 +9,10 @@ from pathlib import Path
 import pytest
 
 from bot.app import App
+from bot.errors import ChannelError
 from bot.runner import LEASE_TTL, Service
 from handlers import messages
-from handlers.types import ChannelKind
+from handlers.types import ChannelKind, ChatKey, Outgoing
 from report.dates import format_period
 from scheduler import jobs
 from scheduler.clock import SHANGHAI, FrozenClock
@@ -205,3 +206,36 @@ async def test_editor_gets_draft_once_when_process_is_killed_at_the_deadline(
         assert len(drafts) == 1
     finally:
         await restarted.close()
+
+
+class _BlockedBy(RecordingChannel):
+    """A recording channel on which one chat has blocked the bot (a permanent refusal)."""
+
+    def __init__(self, blocked: str) -> None:
+        super().__init__()
+        self.blocked = blocked
+
+    async def send(self, to: ChatKey, message: Outgoing) -> None:
+        if to.chat_id == self.blocked:
+            raise ChannelError("Forbidden: bot was blocked by the user", retry_after=None)
+        await super().send(to, message)
+
+
+async def test_editor_told_once_when_a_window_has_blocked_the_bot(
+    app: App, clock: FrozenClock
+) -> None:
+    clock.set(at(MONDAY, 8))
+    channel = _BlockedBy("住建厅小张")
+    housing = await bound_person(app, channel, "住建厅小张", Role.STAFF, "住建厅")
+    editor = await bound_person(app, channel, "编辑老陈", Role.EDITOR)
+    service = Service(app, {ChannelKind.CONSOLE: channel}, holder="solo")
+    clock.set(at(MONDAY, 9))
+    assert await service.tick() == ["open 2022-09-19"]
+    await service.send_due()
+    clock.set(at(MONDAY, 15))
+    await editor.send(messages.LABEL_REMIND)  # fails the same way: still one notice that day
+    await service.send_due()
+
+    notices = [m.text for key, m in channel.sent if key == editor.key]
+    assert notices.count(messages.undeliverable("住建厅小张", "住建厅窗口")) == 1
+    assert [key for key, _ in channel.sent if key == housing.key] == []
