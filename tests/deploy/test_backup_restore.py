@@ -34,6 +34,7 @@ from sqlalchemy.pool import NullPool
 from storage.database import create_engine, migrate, session_factory
 from storage.models import (
     Base,
+    ChannelCursor,
     ConversationState,
     InspectionResult,
     Invite,
@@ -150,6 +151,7 @@ async def _create_and_fill(url: str) -> None:
                     # Expired: restore.sh refuses only while a lease is live.
                     Lease(name="scheduler", holder="server-a:1234",
                           expires_at=datetime(2022, 9, 14, tzinfo=UTC)),
+                    ChannelCursor(channel="telegram", cursor="987654321", updated_at=T0),
                 ]
             )  # fmt: skip
     finally:

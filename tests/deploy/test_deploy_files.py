@@ -154,6 +154,7 @@ def test_env_example_holds_the_secrets_the_configuration_names(
             key, _, value = line.partition("=")
             variables[key] = value
     assert config.channels.telegram.token_env in variables
+    assert config.channels.telegram.webhook_secret_env in variables
     assert "PGPASSWORD" in variables
     postgres_env = (DEPLOY / "postgres.env.example").read_text(encoding="utf-8")
     assert re.search(r"(?m)^POSTGRES_PASSWORD=\S+$", postgres_env)
