@@ -16,9 +16,7 @@ async def get_cursor(session: AsyncSession, channel: str) -> str | None:
 
 
 async def set_cursor(session: AsyncSession, channel: str, cursor: str, now: datetime) -> None:
-    stmt = insert_for(session, ChannelCursor).values(
-        channel=channel, cursor=cursor, updated_at=now
-    )
+    stmt = insert_for(session, ChannelCursor).values(channel=channel, cursor=cursor, updated_at=now)
     stmt = stmt.on_conflict_do_update(
         index_elements=["channel"],
         set_={"cursor": stmt.excluded.cursor, "updated_at": stmt.excluded.updated_at},
