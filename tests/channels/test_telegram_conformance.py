@@ -52,19 +52,27 @@ class TelegramDriver:
             self._read[self._chats[who]] = 0
         return self._chats[who]
 
-    async def _handle_next(self) -> None:
-        await self.app.engine.handle(await next_update(self._updates))
+    async def _handle_through(self, update_id: int) -> None:
+        """Hand polled updates to the engine up to `update_id`.
+
+        After a restart the last batch before it comes again (it was never confirmed): the
+        engine's ledger drops those, as in production.
+        """
+        while True:
+            incoming = await next_update(self._updates)
+            await self.app.engine.handle(incoming)
+            if incoming.update_id == str(update_id):
+                return
 
     async def send(self, who: str, text: str) -> None:
         chat = self._chat(who)
-        self._server.inject_message(chat, chat, text, first_name=who)
-        await self._handle_next()
+        await self._handle_through(self._server.inject_message(chat, chat, text, first_name=who))
 
     async def choose(self, who: str, label: str) -> None:
         chat = self._chat(who)
         data = self._buttons[chat][label]
-        self._server.inject_callback(chat, chat, data, message_id=len(self._server.calls))
-        await self._handle_next()
+        message_id = len(self._server.calls)
+        await self._handle_through(self._server.inject_callback(chat, chat, data, message_id))
 
     async def inbox(self, who: str) -> list[Received]:
         chat = self._chat(who)
