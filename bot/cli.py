@@ -10,7 +10,7 @@ import os
 import signal
 import sys
 from collections.abc import Callable, Coroutine, Sequence
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +34,7 @@ from handlers.types import ChannelKind
 from report.errors import DraftError
 from scheduler.jobs import IssueNumberTaken, NoWorkingDays, open_issue
 from storage.models import Role
-from storage.repositories import issues, outbox, windows
+from storage.repositories import cursors, issues, outbox, windows
 
 logger = logging.getLogger(__name__)
 
@@ -264,6 +264,7 @@ async def cmd_status(args: argparse.Namespace) -> None:
             print(await status_text(session, issue))
             counts = await outbox.counts_by_status(session)
             failed_rows = await outbox.failed_messages(session, limit=10)
+            channel_states = await cursors.states(session)
         print(
             messages.STATUS_OUTBOX.format(
                 queued=counts.get("queued", 0),
@@ -271,6 +272,17 @@ async def cmd_status(args: argparse.Namespace) -> None:
                 failed=counts.get("failed", 0),
             )
         )
+        now = app.clock()
+        for state in channel_states:
+            age = now - state.updated_at
+            print(
+                messages.STATUS_CHANNEL.format(
+                    channel=state.channel,
+                    status=messages.CHANNEL_STATES.get(state.status, state.status),
+                    when=state.updated_at.astimezone(app.week.rules.zone).strftime("%m-%d %H:%M"),
+                    stale=messages.STATUS_STALE if age > timedelta(minutes=1) else "",
+                )
+            )
         for row in failed_rows:
             print(
                 messages.STATUS_FAILED_ROW.format(

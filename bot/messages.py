@@ -34,6 +34,17 @@ NO_ISSUE: Final = "还没有开启过任何一期周报。请先运行 zhoubao i
 DRAFT_WRITTEN: Final = "草稿已生成：\n  Word：{docx}\n  Markdown：{markdown}"
 SILENT_WINDOWS: Final = "未报送的窗口（未列入周报）：{names}"
 NONE: Final = "无"
+STATUS_CHANNEL: Final = "渠道 {channel}：{status}（{when}）{stale}"
+STATUS_STALE: Final = "，这是较早的记录：zhoubao run 可能没有在运行"
+CHANNEL_STATES: Final = {
+    "running": "运行中",
+    "logged_in": "已登录",
+    "connecting": "正在连接",
+    "connected": "已连接，尚未登录",
+    "disconnected": "连接已断开，正在重连",
+    "unauthenticated": "令牌被拒绝，请检查后重启",
+    "stopped": "已停止",
+}
 STATUS_FAILED_ROW: Final = "  发送失败 {when} {channel}:{chat}：{error}"
 STATUS_OUTBOX: Final = "待发消息：排队 {queued}，已发送 {sent}，失败 {failed}"
 RUN_STARTED: Final = "zhoubao 已启动（数据库 {database}，时区 {zone}）。按 Ctrl-C 停止。"

@@ -27,7 +27,7 @@ from bot.ratelimit import Limits
 from handlers.types import ChannelKind, Incoming
 from scheduler.jobs import run_due_jobs
 from scheduler.triggers import WeekEventTrigger
-from storage.repositories import leases
+from storage.repositories import cursors, leases
 
 logger = logging.getLogger(__name__)
 
@@ -35,6 +35,8 @@ LEASE_NAME = "scheduler"
 LEASE_TTL = timedelta(seconds=45)  # a dead holder is replaced within a minute
 RENEW_EVERY = 15.0  # seconds
 TICK_EVERY = 30.0  # seconds; the week trigger fires at the planned moments themselves
+STOP_GRACE = 10.0  # seconds the channels get to close cleanly on shutdown
+STATE_EVERY = 10.0  # seconds between records of the channels' connection state
 SEND_POLL = 1.0  # seconds between looks at the outbox when nothing woke the dispatcher
 
 
@@ -131,6 +133,10 @@ class Service:
             await stop.wait()
         finally:
             scheduler.shutdown(wait=False)
+            stop.set()
+            # Let the channels close in order (pumps, then the adapters) before cancelling.
+            with contextlib.suppress(TimeoutError, asyncio.CancelledError):
+                await asyncio.wait_for(asyncio.shield(tasks[2]), STOP_GRACE)
             for task in tasks:
                 task.cancel()
             for task in tasks:
@@ -158,6 +164,7 @@ class Service:
                     asyncio.create_task(pump_updates(channel, self.handle, resign))
                     for channel in started
                 ]
+                pumps.append(asyncio.create_task(self._report_states(started, resign)))
                 await _first(self._following, stop)
                 resign.set()
                 await asyncio.gather(*pumps, return_exceptions=True)
@@ -169,6 +176,25 @@ class Service:
                 for channel in started:
                     with contextlib.suppress(Exception):
                         await channel.stop()
+
+    async def _report_states(self, channels: list[Channel], resign: asyncio.Event) -> None:
+        """Record each channel's connection state for `zhoubao status`, until `resign`."""
+        while True:
+            done = resign.is_set()
+            try:
+                async with self.app.sessions() as session, session.begin():
+                    for channel in channels:
+                        status = "stopped" if done else getattr(channel, "status", "running")
+                        detail = None if done else getattr(channel, "last_error", None)
+                        await cursors.set_state(
+                            session, channel.kind.value, str(status), detail, self.app.clock()
+                        )
+            except Exception:
+                logger.exception("channel state not recorded")
+            if done:
+                return
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(resign.wait(), STATE_EVERY)
 
     async def _safe_tick(self) -> None:
         try:

@@ -287,3 +287,14 @@ class ChannelCursor(Base):
     channel: Mapped[str] = mapped_column(String(50), primary_key=True)
     cursor: Mapped[str] = mapped_column(String(200))
     updated_at: Mapped[datetime]
+
+
+class ChannelState(Base):
+    """A channel's connection state as the running service last saw it, for `zhoubao status`."""
+
+    __tablename__ = "channel_states"
+
+    channel: Mapped[str] = mapped_column(String(50), primary_key=True)
+    status: Mapped[str] = mapped_column(String(50))
+    detail: Mapped[str | None] = mapped_column(Text)
+    updated_at: Mapped[datetime]

@@ -1,12 +1,13 @@
-"""Channel cursors: e.g. the Telegram getUpdates offset to resume from after a restart."""
+"""Channel cursors (the Telegram getUpdates offset) and channel connection states."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import ChannelCursor
+from storage.models import ChannelCursor, ChannelState
 from storage.repositories._upsert import insert_for
 
 
@@ -22,3 +23,26 @@ async def set_cursor(session: AsyncSession, channel: str, cursor: str, now: date
         set_={"cursor": stmt.excluded.cursor, "updated_at": stmt.excluded.updated_at},
     )
     await session.execute(stmt)
+
+
+async def set_state(
+    session: AsyncSession, channel: str, status: str, detail: str | None, now: datetime
+) -> None:
+    """Record a channel's connection state (written by the running service)."""
+    stmt = insert_for(session, ChannelState).values(
+        channel=channel, status=status, detail=detail, updated_at=now
+    )
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["channel"],
+        set_={
+            "status": stmt.excluded.status,
+            "detail": stmt.excluded.detail,
+            "updated_at": stmt.excluded.updated_at,
+        },
+    )
+    await session.execute(stmt)
+
+
+async def states(session: AsyncSession) -> list[ChannelState]:
+    result = await session.scalars(select(ChannelState).order_by(ChannelState.channel))
+    return list(result.all())

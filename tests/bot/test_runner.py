@@ -17,6 +17,7 @@ from report.dates import format_period
 from scheduler import jobs
 from scheduler.clock import SHANGHAI, FrozenClock
 from storage.models import Role
+from storage.repositories import cursors
 from tests.fakes import RecordingChannel, bound_person, start_app, texts
 
 
@@ -239,3 +240,32 @@ async def test_editor_told_once_when_a_window_has_blocked_the_bot(
     notices = [m.text for key, m in channel.sent if key == editor.key]
     assert notices.count(messages.undeliverable("住建厅小张", "住建厅窗口")) == 1
     assert [key for key, _ in channel.sent if key == housing.key] == []
+
+
+class _Reconnecting(RecordingChannel):
+    """A recording channel whose connection is down, as a WeChat adapter reports it."""
+
+    status = "disconnected"
+    last_error = "StreamTerminatedError"
+
+
+async def test_channel_state_recorded_for_status_while_running_and_stopped_after(
+    app: App, clock: FrozenClock
+) -> None:
+    clock.set(at(MONDAY, 9, 30))
+    service = Service(app, {ChannelKind.CONSOLE: _Reconnecting()}, holder="solo")
+    stop = asyncio.Event()
+    running = asyncio.create_task(service.run(stop))
+
+    async def recorded() -> list[tuple[str, str, str | None]]:
+        async with app.sessions() as session:
+            return [(s.channel, s.status, s.detail) for s in await cursors.states(session)]
+
+    for _ in range(300):
+        await asyncio.sleep(0.01)
+        if await recorded():
+            break
+    assert await recorded() == [("console", "disconnected", "StreamTerminatedError")]
+    stop.set()
+    await asyncio.wait_for(running, 5)
+    assert await recorded() == [("console", "stopped", None)]

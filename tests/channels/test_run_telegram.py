@@ -73,6 +73,11 @@ async def test_staff_binds_on_telegram_when_zhoubao_run_serves_the_bot(
         assert replies[:2] == [messages.bound("商务厅窗口", "staff"), messages.MENU_PROMPT]
         menu = telegram_server.sent_to(CHAT)[1].params["reply_markup"]["inline_keyboard"]
         assert [row[0]["text"] for row in menu] == [c.label for c in STAFF_MENU]
+
+        status = await _zhoubao(config, "status")
+        shown, err = await status.communicate()
+        assert status.returncode == 0, err.decode()
+        assert "渠道 telegram：运行中" in shown.decode()
     finally:
         run.send_signal(signal.SIGTERM)
         out, err = await asyncio.wait_for(run.communicate(), 30)

@@ -35,6 +35,7 @@ from storage.database import create_engine, migrate, session_factory
 from storage.models import (
     Base,
     ChannelCursor,
+    ChannelState,
     ConversationState,
     InspectionResult,
     Invite,
@@ -152,6 +153,8 @@ async def _create_and_fill(url: str) -> None:
                     Lease(name="scheduler", holder="server-a:1234",
                           expires_at=datetime(2022, 9, 14, tzinfo=UTC)),
                     ChannelCursor(channel="telegram", cursor="987654321", updated_at=T0),
+                    ChannelState(channel="wechat", status="logged_in", detail=None,
+                                 updated_at=T0),
                 ]
             )  # fmt: skip
     finally:
