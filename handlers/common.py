@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Awaitable, Callable
+from typing import Final
 
 from handlers import messages
-from handlers.conversation import StepContext
+from handlers.conversation import END, Reply, StepContext, choice_or_text
 from handlers.errors import InputRejected
 from handlers.types import Choice, Incoming, Outgoing
 from report.dates import format_period
@@ -110,3 +112,28 @@ def require_role(ctx: StepContext, allowed: frozenset[str], refusal: str) -> int
 
 EDITOR_ROLES = frozenset({Role.EDITOR, Role.ADMIN})
 INSPECTION_ROLES = frozenset({Role.INSPECTOR, Role.EDITOR, Role.ADMIN})
+
+
+# The choices under a preview of entered figures or verdicts.
+REVIEW_CHOICES: Final = (
+    ("save", messages.LABEL_SAVE),
+    ("again", messages.LABEL_REENTER),
+    ("cancel", messages.LABEL_CANCEL),
+)
+
+
+async def review(
+    update: Incoming,
+    *,
+    again: Callable[[], Awaitable[Reply]],
+    save: Callable[[], Awaitable[Reply]],
+) -> Reply:
+    """Answer a preview's 确认保存 (save), 重新录入 (again) or 取消."""
+    value = choice_or_text(update)
+    if value == "again":
+        return await again()
+    if value == "cancel":
+        return Reply([Outgoing(messages.CANCELLED)], END)
+    if value != "save":
+        raise InputRejected(messages.CHOOSE_NUMBER)
+    return await save()

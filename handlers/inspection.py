@@ -3,7 +3,15 @@
 from __future__ import annotations
 
 from handlers import messages
-from handlers.common import INSPECTION_ROLES, ask, latest_issue, require_role, require_text
+from handlers.common import (
+    INSPECTION_ROLES,
+    REVIEW_CHOICES,
+    ask,
+    latest_issue,
+    require_role,
+    require_text,
+    review,
+)
 from handlers.conversation import END, Conversation, Reply, State, StepContext, choice_or_text
 from handlers.errors import InputRejected
 from handlers.types import Incoming, Outgoing
@@ -61,28 +69,18 @@ async def _prompt_preview(ctx: StepContext) -> list[Outgoing]:
         f"（{chinese_numeral(i)}）{c.label}{verdicts[c.key]}"
         for i, c in enumerate(template.criteria, start=1)
     ]
-    return [
-        ask(
-            messages.INSPECTION_PREVIEW.format(lines="\n".join(lines)),
-            ("save", messages.LABEL_SAVE),
-            ("again", messages.LABEL_REENTER),
-            ("cancel", messages.LABEL_CANCEL),
-        )
-    ]
+    return [ask(messages.INSPECTION_PREVIEW.format(lines="\n".join(lines)), *REVIEW_CHOICES)]
 
 
 async def _handle_preview(ctx: StepContext, update: Incoming) -> Reply:
-    value = choice_or_text(update)
-    if value == "again":
-        return await start_inspection(ctx)
-    if value == "cancel":
-        return Reply([Outgoing(messages.CANCELLED)], END)
-    if value != "save":
-        raise InputRejected(messages.CHOOSE_NUMBER)
-    member_id = require_role(ctx, INSPECTION_ROLES, messages.INSPECTOR_ONLY)
-    issue = await latest_issue(ctx)
-    await figures.save_verdicts(ctx.session, issue.id, ctx.data["verdicts"], member_id, ctx.now)
-    return Reply([Outgoing(messages.INSPECTION_SAVED)], END)
+    async def save() -> Reply:
+        member_id = require_role(ctx, INSPECTION_ROLES, messages.INSPECTOR_ONLY)
+        issue = await latest_issue(ctx)
+        verdicts = ctx.data["verdicts"]
+        await figures.save_verdicts(ctx.session, issue.id, verdicts, member_id, ctx.now)
+        return Reply([Outgoing(messages.INSPECTION_SAVED)], END)
+
+    return await review(update, again=lambda: start_inspection(ctx), save=save)
 
 
 INSPECTION = Conversation(

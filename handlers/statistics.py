@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from handlers import messages
-from handlers.common import EDITOR_ROLES, ask, latest_issue, require_role
-from handlers.conversation import END, Conversation, Reply, State, StepContext, choice_or_text
+from handlers.common import EDITOR_ROLES, REVIEW_CHOICES, ask, latest_issue, require_role, review
+from handlers.conversation import Conversation, Reply, State, StepContext
 from handlers.errors import InputRejected
 from handlers.types import Incoming, Outgoing
 from report.bulletin import Figures, IssueContent
@@ -75,29 +75,18 @@ def sentence_for(ctx: StepContext, issue: Issue, values: dict[str, Figures]) -> 
 async def _prompt_preview(ctx: StepContext) -> list[Outgoing]:
     issue = await latest_issue(ctx)
     sentence = sentence_for(ctx, issue, _figures(ctx))
-    return [
-        ask(
-            messages.STATISTICS_PREVIEW.format(sentence=sentence),
-            ("save", messages.LABEL_SAVE),
-            ("again", messages.LABEL_REENTER),
-            ("cancel", messages.LABEL_CANCEL),
-        )
-    ]
+    return [ask(messages.STATISTICS_PREVIEW.format(sentence=sentence), *REVIEW_CHOICES)]
 
 
 async def _handle_preview(ctx: StepContext, update: Incoming) -> Reply:
-    value = choice_or_text(update)
-    if value == "again":
-        return await start_statistics(ctx)
-    if value == "cancel":
-        return Reply([Outgoing(messages.CANCELLED)], END)
-    if value != "save":
-        raise InputRejected(messages.CHOOSE_NUMBER)
-    member_id = require_role(ctx, EDITOR_ROLES, messages.EDITOR_ONLY)
-    issue = await latest_issue(ctx)
-    values = {key: (f.accepted, f.completed) for key, f in _figures(ctx).items()}
-    await figures.save_statistics(ctx.session, issue.id, values, member_id, ctx.now)
-    return Reply([Outgoing(messages.STATISTICS_SAVED)], "menu.main")
+    async def save() -> Reply:
+        member_id = require_role(ctx, EDITOR_ROLES, messages.EDITOR_ONLY)
+        issue = await latest_issue(ctx)
+        values = {key: (f.accepted, f.completed) for key, f in _figures(ctx).items()}
+        await figures.save_statistics(ctx.session, issue.id, values, member_id, ctx.now)
+        return Reply([Outgoing(messages.STATISTICS_SAVED)], "menu.main")
+
+    return await review(update, again=lambda: start_statistics(ctx), save=save)
 
 
 STATISTICS = Conversation(
