@@ -45,7 +45,12 @@ class UsageError(BotError):
     """A command was given a value it cannot use; the message says which."""
 
 
+class BenchFailed(BotError):
+    """A benchmark raised; the table says which."""
+
+
 DEFAULT_CONFIG = Path("zhoubao.toml")
+RECENT = timedelta(days=7)  # `zhoubao status` counts the messages sent in this window
 
 
 def _config_path(args: argparse.Namespace) -> Path:
@@ -262,7 +267,7 @@ async def cmd_status(args: argparse.Namespace) -> None:
             if issue is None:
                 raise UsageError(messages.NO_ISSUE)
             print(await status_text(session, issue))
-            counts = await outbox.counts_by_status(session)
+            counts = await outbox.recent_counts(session, app.clock() - RECENT)
             failed_rows = await outbox.failed_messages(session, limit=10)
             channel_states = await cursors.states(session)
         print(
@@ -294,6 +299,16 @@ async def cmd_status(args: argparse.Namespace) -> None:
             )
     finally:
         await app.close()
+
+
+async def cmd_bench(args: argparse.Namespace) -> None:
+    # benchmarks builds apps of its own (and imports bot): load it only when asked for.
+    from benchmarks.__main__ import main as bench_main
+
+    argv = (["--quick"] if args.quick else []) + (["--out", args.out] if args.out else [])
+    code = await asyncio.to_thread(bench_main, argv)
+    if code:
+        raise BenchFailed(messages.BENCH_FAILED)
 
 
 async def cmd_demo(args: argparse.Namespace) -> None:
@@ -388,6 +403,15 @@ def build_parser() -> argparse.ArgumentParser:
     draft.add_argument("--out", help="输出目录（默认：数据目录下的 drafts）")
 
     add("status", "查看当前一期各窗口的报送情况和待发消息。", "zhoubao status", cmd_status)
+
+    bench = add(
+        "bench",
+        "在本机测量各项性能（对话、群发、草稿、十年数据），输出对照表。",
+        "zhoubao bench --quick",
+        cmd_bench,
+    )
+    bench.add_argument("--quick", action="store_true", help="快速模式（数据量小，供 CI 使用）")
+    bench.add_argument("--out", help="结果（JSON 和 Markdown）的输出目录")
 
     demo = add(
         "demo", "在临时目录中自动演示一周的报送与汇编，并给出草稿路径。", "zhoubao demo", cmd_demo

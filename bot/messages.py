@@ -46,9 +46,10 @@ CHANNEL_STATES: Final = {
     "stopped": "已停止",
 }
 STATUS_FAILED_ROW: Final = "  发送失败 {when} {channel}:{chat}：{error}"
-STATUS_OUTBOX: Final = "待发消息：排队 {queued}，已发送 {sent}，失败 {failed}"
+STATUS_OUTBOX: Final = "待发消息：排队 {queued}，近 7 天已发送 {sent}，失败 {failed}"
 RUN_STARTED: Final = "zhoubao 已启动（数据库 {database}，时区 {zone}）。按 Ctrl-C 停止。"
 RUN_STOPPED: Final = "zhoubao 已停止。"
+BENCH_FAILED: Final = "有基准测试出错，详见上面的输出。"
 DEMO_START: Final = "演示：在临时目录 {path} 中模拟一周的报送。"
 DEMO_DONE: Final = "演示完成，用时 {seconds:.1f} 秒。"
 INTERRUPTED: Final = "已中断。"

@@ -14,7 +14,7 @@ from handlers.types import Incoming, Outgoing
 from handlers.windows import WindowState, window_standings
 from report.errors import DraftError
 from report.normalise import FULL_WIDTH_DIGITS, normalise_item
-from storage.models import Issue, OutboxStatus
+from storage.models import Issue
 from storage.repositories import outbox, submissions
 
 SUBSECTION_PREFIX = "sub:"
@@ -37,7 +37,7 @@ async def status_text(session: AsyncSession, issue: Issue) -> str:
         sum(s.item_count for s in standings),
         named(WindowState.EXEMPT),
     )
-    failed = (await outbox.counts_by_status(session)).get(OutboxStatus.FAILED, 0)
+    failed = await outbox.failed_count(session)
     return text + ("\n" + messages.sends_failed(failed) if failed else "")
 
 
