@@ -23,7 +23,12 @@ class Limits:
         return Limits(self.per_second * factor, self.per_chat_interval / factor)
 
 
-TELEGRAM_LIMITS = Limits(per_second=30.0, per_chat_interval=1.0)
+TELEGRAM_PUBLISHED = Limits(per_second=30.0, per_chat_interval=1.0)
+# Paced a little below the published limits: sends spaced exactly 1/30 s apart arrive with a few
+# milliseconds of jitter, and a strict server then sees 31 in one second and answers 429 (each
+# costing the whole channel a pause). The fan-out benchmark measured 105 such 429s over 4,000
+# prompts at 30/s and none at 29/s, at 3 % over the bound.
+TELEGRAM_LIMITS = Limits(per_second=29.0, per_chat_interval=1.05)
 UNLIMITED = Limits(per_second=float("inf"), per_chat_interval=0.0)
 
 

@@ -14,7 +14,7 @@ from types import SimpleNamespace
 import pytest
 
 import bot.ratelimit
-from bot.ratelimit import TELEGRAM_LIMITS, UNLIMITED, Limits, RateLimiter
+from bot.ratelimit import TELEGRAM_LIMITS, TELEGRAM_PUBLISHED, UNLIMITED, Limits, RateLimiter
 
 
 class FakeMonotonic:
@@ -119,7 +119,7 @@ async def test_pause_keeps_the_longer_wait_when_paused_twice(clock: FakeMonotoni
 
 
 def test_scaled_limits_are_faster_by_the_factor_when_scaled() -> None:
-    assert TELEGRAM_LIMITS.scaled(10.0) == Limits(per_second=300.0, per_chat_interval=0.1)
+    assert TELEGRAM_PUBLISHED.scaled(10.0) == Limits(per_second=300.0, per_chat_interval=0.1)
 
 
 async def test_scaled_limits_space_sends_by_the_scaled_interval_when_used(

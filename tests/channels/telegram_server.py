@@ -14,6 +14,15 @@ update_id), `fail_next` (one 429 with `retry_after`, or a 502), `block_chat` (40
 user blocked the bot), `calls` (every call with its decoded parameters and files) and
 `sent_to(chat_id)`.
 
+Flood limits (opt-in): `TelegramServer(limits=(30, 1.0))` enforces Telegram's published limits
+on sendMessage and sendDocument: at most 30 sends in any one second in all (a sliding window)
+and one a second to a chat; beyond them it answers 429 with `parameters.retry_after`, the
+whole seconds until the send would be allowed (at least 1), and counts it in `flood_429s`.
+`speedup=F` runs Telegram's clock F times faster, to keep a benchmark short: 30 sends in any
+1/F s, one per 1/F s to a chat, and retry_after in those scaled seconds (ceil(s·F)/F), which
+matches a client paced by `bot.ratelimit.TELEGRAM_LIMITS.scaled(F)`. Without `limits` nothing
+is enforced, as before.
+
 The library sends form fields; every non-string value (chat_id, reply_markup, offset …) is
 JSON-encoded inside its field, so every field but the plain-text ones is JSON-decoded here.
 """
@@ -24,7 +33,10 @@ import asyncio
 import contextlib
 import itertools
 import json
+import math
 import time
+from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -44,6 +56,8 @@ BOT_USER: Final = {
 PLAIN_FIELDS: Final = frozenset({"text", "caption", "callback_query_id", "url", "secret_token"})
 SEND_METHODS: Final = frozenset({"sendMessage", "sendDocument", "editMessageText"})
 BLOCKED: Final = "Forbidden: bot was blocked by the user"
+# The sends Telegram's flood limits apply to, when the server enforces them.
+FLOOD_METHODS: Final = frozenset({"sendMessage", "sendDocument"})
 
 
 @dataclass
@@ -54,6 +68,8 @@ class Call:
     params: dict[str, Any]
     files: dict[str, tuple[str, bytes]] = field(default_factory=dict)  # field: (filename, bytes)
     status: int = 0  # 0 while a long poll is still waiting
+    received_at: float = field(default_factory=time.monotonic)
+    answered_at: float = 0.0  # time.monotonic() when answered; 0 while waiting
 
 
 @dataclass(frozen=True)
@@ -62,11 +78,68 @@ class _Failure:
     retry_after: int | None
 
 
+class FloodControl:
+    """Telegram's flood limits, `speedup` times faster: the sends allowed, the waits of others.
+
+    `per_second` sends in any window of one (scaled) second in all, one send to a chat per
+    `per_chat_interval` (scaled) seconds. Only allowed sends count against the limits.
+    """
+
+    def __init__(
+        self,
+        per_second: float,
+        per_chat_interval: float,
+        speedup: float = 1.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if per_second < 1 or per_chat_interval < 0 or speedup <= 0:
+            raise ValueError("flood limits need per_second >= 1, an interval >= 0, speedup > 0")
+        self.speedup = speedup
+        self._count = int(per_second)
+        self._window = 1.0 / speedup
+        self._chat_interval = per_chat_interval / speedup
+        self._clock = clock
+        self._recent: deque[float] = deque()  # times of the allowed sends in the last window
+        self._last_to_chat: dict[int, float] = {}
+
+    def admit(self, chat_id: int) -> float:
+        """Take a send to `chat_id` now: 0 when allowed, else the (real) seconds to wait."""
+        now = self._clock()
+        while self._recent and self._recent[0] <= now - self._window:
+            self._recent.popleft()
+        wait = 0.0
+        if len(self._recent) >= self._count:
+            wait = self._recent[-self._count] + self._window - now
+        last = self._last_to_chat.get(chat_id)
+        if last is not None:
+            wait = max(wait, last + self._chat_interval - now)
+        if wait > 0:
+            return wait
+        self._recent.append(now)
+        self._last_to_chat[chat_id] = now
+        return 0.0
+
+    def retry_after(self, wait: float) -> int | float:
+        """Telegram's retry_after for a real wait: whole scaled seconds, at least one."""
+        seconds = max(1, math.ceil(wait * self.speedup - 1e-9))
+        scaled = seconds / self.speedup
+        return int(scaled) if scaled == int(scaled) else scaled
+
+
 class TelegramServer:
     """A Bot API server on a random loopback port; `async with` starts and stops it."""
 
-    def __init__(self, token: str = TOKEN) -> None:
+    def __init__(
+        self,
+        token: str = TOKEN,
+        *,
+        limits: tuple[float, float] | None = None,
+        speedup: float = 1.0,
+    ) -> None:
+        """`limits`: (sends a second in all, seconds between sends to a chat) to enforce."""
         self.token = token
+        self.flood = FloodControl(*limits, speedup=speedup) if limits is not None else None
+        self.flood_429s = 0  # sends refused for exceeding `limits`
         self.calls: list[Call] = []
         self.webhook: dict[str, Any] = {}
         self._pending: list[dict[str, Any]] = []
@@ -249,6 +322,7 @@ class TelegramServer:
         self.calls.append(call)
         response = await self._answer(call)
         call.status = response.status
+        call.answered_at = time.monotonic()
         return response
 
     async def _answer(self, call: Call) -> web.Response:
@@ -262,6 +336,16 @@ class TelegramServer:
                     {"retry_after": failure.retry_after},
                 )
             return web.Response(status=failure.status, text="<html>Bad Gateway</html>")
+        if self.flood is not None and call.method in FLOOD_METHODS and "chat_id" in call.params:
+            wait = self.flood.admit(int(call.params["chat_id"]))
+            if wait > 0:
+                self.flood_429s += 1
+                retry_after = self.flood.retry_after(wait)
+                return _error(
+                    429,
+                    f"Too Many Requests: retry after {retry_after}",
+                    {"retry_after": retry_after},
+                )
         handler = getattr(self, f"_api_{call.method}", None)
         if handler is None:
             return _error(404, "Not Found: method not found")
