@@ -9,7 +9,7 @@ import logging
 import os
 import signal
 import sys
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -57,6 +57,16 @@ def _config_path(args: argparse.Namespace) -> Path:
     return Path(args.config or os.environ.get("ZHOUBAO_CONFIG") or DEFAULT_CONFIG)
 
 
+@contextlib.asynccontextmanager
+async def _opened(args: argparse.Namespace) -> AsyncIterator[App]:
+    """The app on the command's configuration, closed afterwards."""
+    app = await _open(args)
+    try:
+        yield app
+    finally:
+        await app.close()
+
+
 async def _open(args: argparse.Namespace) -> App:
     """Open the app on the configuration; on a fresh checkout, write the default one first.
 
@@ -87,8 +97,7 @@ async def cmd_init(args: argparse.Namespace) -> None:
 
 
 async def cmd_run(args: argparse.Namespace) -> None:
-    app = await _open(args)
-    try:
+    async with _opened(args) as app:
         channels = build_channels(app)
         service = Service(app, channels, limits=channel_limits())
         stop = asyncio.Event()
@@ -115,16 +124,11 @@ async def cmd_run(args: argparse.Namespace) -> None:
             if site_runner is not None:
                 await site_runner.cleanup()
         print(messages.RUN_STOPPED, flush=True)
-    finally:
-        await app.close()
 
 
 async def cmd_chat(args: argparse.Namespace) -> None:
-    app = await _open(args)
-    try:
+    async with _opened(args) as app:
         await chat(app, args.name, sys.stdin.readline)
-    finally:
-        await app.close()
 
 
 async def chat(app: App, name: str, read_line: Callable[[], str]) -> None:
@@ -169,8 +173,7 @@ async def chat(app: App, name: str, read_line: Callable[[], str]) -> None:
 
 
 async def cmd_invite(args: argparse.Namespace) -> None:
-    app = await _open(args)
-    try:
+    async with _opened(args) as app:
         role = Role(args.role)
         async with app.sessions() as session, session.begin():
             window_id = None
@@ -190,14 +193,11 @@ async def cmd_invite(args: argparse.Namespace) -> None:
                 code=code, place=place, role=handler_messages.ROLE_NAMES[role], days=ttl.days
             )
         )
-    finally:
-        await app.close()
 
 
 async def cmd_issue_open(args: argparse.Namespace) -> None:
     day = _parse_date(args.date) if args.date else None
-    app = await _open(args)
-    try:
+    async with _opened(args) as app:
         day = day or app.clock().date()
         async with app.sessions() as session, session.begin():
             try:
@@ -223,45 +223,33 @@ async def cmd_issue_open(args: argparse.Namespace) -> None:
                     windows=opened.windows_prompted,
                 )
             )
-    finally:
-        await app.close()
 
 
 async def cmd_issue_number(args: argparse.Namespace) -> None:
-    app = await _open(args)
-    try:
-        async with app.sessions() as session, session.begin():
-            issue = await issues.current_issue(session)
-            if issue is None:
-                raise UsageError(messages.NO_ISSUE)
-            number = args.number or issue.number
-            total = args.total or issue.total_number
-            if await issues.numbers_taken(session, issue.year, number, total, excluding=issue.id):
-                raise UsageError(
-                    messages.NUMBER_TAKEN.format(numbers=f"{issue.year}-{number}/{total}")
-                )
-            issue.number, issue.total_number = number, total
-            print(messages.ISSUE_RENUMBERED.format(issue_line=issue_line(issue)))
-    finally:
-        await app.close()
+    async with _opened(args) as app, app.sessions() as session, session.begin():
+        issue = await issues.current_issue(session)
+        if issue is None:
+            raise UsageError(messages.NO_ISSUE)
+        number = args.number or issue.number
+        total = args.total or issue.total_number
+        if await issues.numbers_taken(session, issue.year, number, total, excluding=issue.id):
+            raise UsageError(messages.NUMBER_TAKEN.format(numbers=f"{issue.year}-{number}/{total}"))
+        issue.number, issue.total_number = number, total
+        print(messages.ISSUE_RENUMBERED.format(issue_line=issue_line(issue)))
 
 
 async def cmd_draft(args: argparse.Namespace) -> None:
     issue_date = _parse_date(args.issue_date) if args.issue_date else None
-    app = await _open(args)
-    try:
+    async with _opened(args) as app:
         out_dir = Path(args.out) if args.out else app.data_dir / "drafts"
         result = await write_draft(app, out_dir, issue_date)
         print(messages.DRAFT_WRITTEN.format(docx=result.docx_path, markdown=result.markdown_path))
         silent = "、".join(result.compiled.silent_windows) or messages.NONE
         print(messages.SILENT_WINDOWS.format(names=silent))
-    finally:
-        await app.close()
 
 
 async def cmd_status(args: argparse.Namespace) -> None:
-    app = await _open(args)
-    try:
+    async with _opened(args) as app:
         async with app.sessions() as session:
             issue = await issues.current_issue(session)
             if issue is None:
@@ -297,8 +285,6 @@ async def cmd_status(args: argparse.Namespace) -> None:
                     error=(row.last_error or "").splitlines()[0][:200] if row.last_error else "",
                 )
             )
-    finally:
-        await app.close()
 
 
 async def cmd_bench(args: argparse.Namespace) -> None:
