@@ -12,6 +12,7 @@ from handlers.conversation import END, Reply, StepContext, choice_or_text
 from handlers.errors import InputRejected
 from handlers.types import Choice, Incoming, Outgoing
 from report.dates import format_period
+from report.normalise import normalise_item
 from storage.models import Issue, IssueStatus, Role, Window
 from storage.repositories import issues, submissions, windows
 
@@ -137,3 +138,9 @@ async def review(
     if value != "save":
         raise InputRejected(messages.CHOOSE_NUMBER)
     return await save()
+
+
+def excerpt(text: str, limit: int) -> str:
+    """The item as the bulletin prints it, cut to `limit` characters for a list."""
+    printed = normalise_item(text)
+    return printed if len(printed) <= limit else printed[:limit] + "……"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers import messages
-from handlers.common import EDITOR_ROLES, ask, latest_issue, period_of, require_role
+from handlers.common import EDITOR_ROLES, ask, excerpt, latest_issue, period_of, require_role
 from handlers.conversation import END, Conversation, Reply, State, StepContext, choice_or_text
 from handlers.drafts import draft_message, issue_line
 from handlers.errors import InputRejected
@@ -13,7 +13,7 @@ from handlers.prompts import PromptKind, prompt_windows
 from handlers.types import Incoming, Outgoing
 from handlers.windows import WindowState, window_standings
 from report.errors import DraftError
-from report.normalise import FULL_WIDTH_DIGITS, normalise_item
+from report.normalise import FULL_WIDTH_DIGITS
 from storage.models import Issue
 from storage.repositories import outbox, submissions
 
@@ -107,11 +107,10 @@ async def _prompt_list(ctx: StepContext) -> list[Outgoing]:
         for item, window in await submissions.issue_items(ctx.session, issue.id)
         if item.subsection == ctx.data["subsection"]
     ]
-    lines = []
-    for number, (item, window) in enumerate(rows, start=1):
-        text = normalise_item(item.text)
-        short = text if len(text) <= PREVIEW_CHARS else text[:PREVIEW_CHARS] + "……"
-        lines.append(f"（{number}）{window.name}：{short}")
+    lines = [
+        f"（{number}）{window.name}：{excerpt(item.text, PREVIEW_CHARS)}"
+        for number, (item, window) in enumerate(rows, start=1)
+    ]
     return [Outgoing(messages.order_list(lines))]
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from handlers import messages
-from handlers.common import ask, member_window, open_issue
+from handlers.common import ask, excerpt, member_window, open_issue
 from handlers.conversation import END, Conversation, Reply, State, StepContext, choice_or_text
 from handlers.errors import InputRejected
 from handlers.types import Incoming, Outgoing
@@ -13,11 +13,6 @@ from storage.repositories import submissions
 
 ITEM_PREFIX = "item:"
 PREVIEW_CHARS = 40
-
-
-def _short(text: str) -> str:
-    text = normalise_item(text)
-    return text if len(text) <= PREVIEW_CHARS else text[:PREVIEW_CHARS] + "……"
 
 
 async def own_item(ctx: StepContext, item_id: int) -> Item:
@@ -48,7 +43,9 @@ async def _prompt_list(ctx: StepContext) -> list[Outgoing]:
         return [Outgoing(messages.NO_ITEMS_YET)]
     template = ctx.settings.template
     lines = [
-        messages.item_line(i, template.subsection(item.subsection).title, _short(item.text))
+        messages.item_line(
+            i, template.subsection(item.subsection).title, excerpt(item.text, PREVIEW_CHARS)
+        )
         for i, item in enumerate(items, start=1)
     ]
     choices = [
