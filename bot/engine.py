@@ -1,18 +1,26 @@
-"""The conversation engine: one update in, state and replies out, in one transaction.
+"""The conversation engine: updates in, state and replies out, durably, in groups.
 
 Per update: drop it if the ledger has seen its id, load the sender's member and
 conversation state, run the step, save the new state and write every reply to the
-outbox, then commit. A channel sends from the outbox afterwards, so a crash neither
-loses nor doubles an answer, and a restart resumes each chat at the step it was at.
+outbox. A channel sends from the outbox afterwards, so a crash neither loses nor doubles
+an answer, and a restart resumes each chat at the step it was at.
+
+Group commit: the updates that arrive while a commit is under way are handled together in
+the next transaction (at most `MAX_BATCH`), with one multi-row statement each for the
+ledger, the members, the states and the outbox. A chat has at most one update in a batch
+(its lock is held until the commit), so each chat's steps stay in order, and `handle`
+returns only once its update is committed. A step that fails (a rejected answer, a bug) is
+rolled back alone: the batch is run again with a savepoint around each step.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Final
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -25,18 +33,47 @@ from handlers.conversation import (
     StepContext,
     resolve_choice,
 )
-from handlers.delivery import enqueue
+from handlers.delivery import outbox_row
 from handlers.errors import InputRejected
 from handlers.menu import menu_for
 from handlers.registry import all_states
 from handlers.types import ChatKey, Choice, Envelope, Incoming, Outgoing
-from storage.models import ConversationState
-from storage.repositories import conversations, members
+from storage.database import SQLITE_BEGIN_OPTION
+from storage.models import ConversationState, Member
+from storage.repositories import conversations, members, outbox
 
 logger = logging.getLogger(__name__)
 
 MENU_STATE = "menu.main"
 CHOICES_KEY = "_choices"  # the choices last offered, so a typed "2" can be mapped back
+
+# Most updates committed together. Larger batches gain little (the statements per batch are
+# already few) and make every update in the batch wait for the slowest step.
+MAX_BATCH: Final = 64
+
+# A batch always writes, so on SQLite it takes the write lock at once: a deferred
+# transaction would fail, not wait, when another connection wrote between its read and its
+# first write. It also makes savepoints work under pysqlite's transaction handling.
+_WRITE_TRANSACTION: Final = {SQLITE_BEGIN_OPTION: "BEGIN IMMEDIATE"}
+
+
+class _StepFailed(Exception):
+    """A step raised while the batch ran without savepoints: run it again with them."""
+
+
+@dataclass(slots=True)
+class _Pending:
+    update: Incoming
+    done: asyncio.Future[list[Envelope]]
+
+
+@dataclass(slots=True)
+class _Outcome:
+    """What one update leaves behind, written when its batch commits."""
+
+    envelopes: list[Envelope] = field(default_factory=list)
+    state: dict[str, Any] | None = None  # a conversation_states row to save
+    clear_state: bool = False
 
 
 class Engine:
@@ -52,41 +89,161 @@ class Engine:
         self._states = all_states()
         self._locks: dict[ChatKey, asyncio.Lock] = {}
         self._lock_users: dict[ChatKey, int] = {}
+        self._pending: list[_Pending] = []
+        self._committer: asyncio.Task[None] | None = None
 
     async def handle(self, update: Incoming) -> list[Envelope]:
-        """Handle one update; return the messages it queued (empty for a redelivery)."""
+        """Handle one update; return the messages it queued (empty for a redelivery).
+
+        Returns once the update is committed; raises if its batch could not be committed
+        (the database is down), and the update may then be delivered again.
+        """
         key = update.key
         lock = self._locks.setdefault(key, asyncio.Lock())
         self._lock_users[key] = self._lock_users.get(key, 0) + 1
         try:
             async with lock:  # one update at a time per chat keeps its steps in order
-                return await self._handle(update)
+                done: asyncio.Future[list[Envelope]] = asyncio.get_running_loop().create_future()
+                self._pending.append(_Pending(update, done))
+                if self._committer is None:
+                    self._committer = asyncio.create_task(self._commit_pending())
+                return await asyncio.shield(done)  # a cancelled caller leaves its batch be
         finally:
             self._lock_users[key] -= 1
             if not self._lock_users[key]:
                 del self._lock_users[key], self._locks[key]
 
-    async def _handle(self, update: Incoming) -> list[Envelope]:
-        now = self._clock()
+    async def _commit_pending(self) -> None:
+        """Commit what is pending, batch after batch, until nothing is; then stop."""
         try:
-            async with self._sessions() as session, session.begin():
-                if not await conversations.mark_processed(
-                    session, update.key.channel.value, update.update_id, now
-                ):
+            while self._pending:
+                await self._commit(self._next_batch())
+        finally:
+            self._committer = None
+
+    def _next_batch(self) -> list[_Pending]:
+        """Take the oldest pending updates, at most one per chat and `MAX_BATCH` in all.
+
+        The chat's lock already keeps a second update out until the first is committed; this
+        holds even for a caller that was cancelled while it waited.
+        """
+        batch: list[_Pending] = []
+        keys: set[ChatKey] = set()
+        left: list[_Pending] = []
+        for pending in self._pending:
+            if len(batch) < MAX_BATCH and pending.update.key not in keys:
+                keys.add(pending.update.key)
+                batch.append(pending)
+            else:
+                left.append(pending)
+        self._pending = left
+        return batch
+
+    async def _commit(self, batch: list[_Pending]) -> None:
+        """Commit one batch and answer its callers; on failure, each update on its own."""
+        try:
+            try:
+                results = await self._run_batch(batch, careful=False)
+            except _StepFailed:
+                results = await self._run_batch(batch, careful=True)
+        except Exception as error:
+            if len(batch) > 1:
+                # Something in the batch broke the transaction itself (not a step: those
+                # are caught). Isolate it so that it fails only its own update.
+                for pending in batch:
+                    await self._commit([pending])
+                return
+            logger.exception("update not committed", extra={"update_id": batch[0].update.update_id})
+            if not batch[0].done.done():
+                batch[0].done.set_exception(error)
+            return
+        for pending, envelopes in zip(batch, results, strict=True):
+            if not pending.done.done():
+                pending.done.set_result(envelopes)
+
+    async def _run_batch(self, batch: Sequence[_Pending], careful: bool) -> list[list[Envelope]]:
+        """Handle the batch in one transaction; return each update's queued messages.
+
+        Not `careful`: a step that raises aborts the batch with `_StepFailed`. `careful`: each
+        step runs in a savepoint, and a failed one is answered instead.
+        """
+        now = self._clock()
+        updates = [pending.update for pending in batch]
+        async with self._sessions() as session, session.begin():
+            await session.connection(execution_options=_WRITE_TRANSACTION)
+            fresh = await conversations.mark_processed_many(
+                session, ((u.key.channel.value, u.update_id) for u in updates), now
+            )
+            members_of = await members.get_members(
+                session, ((u.key.channel.value, u.key.user_id) for u in updates)
+            )
+            states_of = await conversations.load_states(session, [_state_key(u) for u in updates])
+            outcomes: list[_Outcome] = []
+            for update in updates:
+                ledger_key = (update.key.channel.value, update.update_id)
+                if ledger_key not in fresh:
                     logger.info("duplicate update dropped", extra={"update_id": update.update_id})
-                    return []
-                return await self._run(session, update, now)
+                    outcomes.append(_Outcome())
+                    continue
+                fresh.discard(ledger_key)  # the same update twice in one batch: once only
+                member = members_of.get((update.key.channel.value, update.key.user_id))
+                row = states_of.get(_state_key(update))
+                if careful:
+                    outcomes.append(await self._careful_step(session, update, member, row, now))
+                    continue
+                try:
+                    outcomes.append(await self._step(session, update, member, row, now))
+                except Exception as error:
+                    raise _StepFailed from error
+            await self._write(session, updates, outcomes, now)
+        return [outcome.envelopes for outcome in outcomes]
+
+    async def _careful_step(
+        self,
+        session: AsyncSession,
+        update: Incoming,
+        member: Member | None,
+        row: ConversationState | None,
+        now: datetime,
+    ) -> _Outcome:
+        """Run one step in a savepoint; a failed step is rolled back and answered."""
+        try:
+            async with session.begin_nested():
+                return await self._step(session, update, member, row, now)
         except InputRejected as rejection:
-            # The step's changes were rolled back; record the update and answer why.
-            return await self._answer_only(update, now, rejection.user_message, True)
+            # Offer the buttons again so the person can simply pick one.
+            offered = row.data.get(CHOICES_KEY, []) if row is not None else []
+            choices = tuple(Choice(value, label) for value, label in offered)
+            return _Outcome([Envelope(update.key, Outgoing(rejection.user_message, choices))])
         except Exception:
             logger.exception("update failed", extra={"update_id": update.update_id})
-            return await self._answer_only(update, now, messages.INTERNAL_ERROR, False)
+            return _Outcome([Envelope(update.key, Outgoing(messages.INTERNAL_ERROR))])
 
-    async def _run(self, session: AsyncSession, update: Incoming, now: datetime) -> list[Envelope]:
+    @staticmethod
+    async def _write(
+        session: AsyncSession,
+        updates: Sequence[Incoming],
+        outcomes: Sequence[_Outcome],
+        now: datetime,
+    ) -> None:
+        """Write the batch's states and outbox rows, a statement each."""
+        await conversations.save_states(session, [o.state for o in outcomes if o.state])
+        for update, outcome in zip(updates, outcomes, strict=True):
+            if outcome.clear_state:
+                await conversations.delete_state(session, *_state_key(update))
+        rows = [outbox_row(envelope, now) for o in outcomes for envelope in o.envelopes]
+        await outbox.enqueue_many(session, rows)
+
+    async def _step(
+        self,
+        session: AsyncSession,
+        update: Incoming,
+        member: Member | None,
+        row: ConversationState | None,
+        now: datetime,
+    ) -> _Outcome:
+        """Run the step `update` answers; return the state and messages to write."""
         key = update.key
-        member = await members.get_member(session, key.channel.value, key.user_id)
-        row = await conversations.load_state(session, key.channel.value, key.chat_id, key.user_id)
         current, data, notices = self._current(row, now)
         ctx = StepContext(session, self._settings, key, member, now, data)
         text = (update.text or "").strip()
@@ -125,27 +282,24 @@ class Engine:
             offered = [c for message in prompts for c in message.choices]
             ctx.data[CHOICES_KEY] = [[c.value, c.label] for c in offered]
             to_save = next_state
+        outcome = _Outcome([Envelope(key, message) for message in out] + ctx.others)
         if to_save is None:
-            await conversations.delete_state(session, key.channel.value, key.chat_id, key.user_id)
+            outcome.clear_state = row is not None
         else:
-            await conversations.save_state(
-                session,
-                key.channel.value,
-                key.chat_id,
-                key.user_id,
-                conversation=self._states[to_save][0].name,
-                state=to_save,
-                data=ctx.data,
-                now=now,
-            )
-        envelopes = [Envelope(key, message) for message in out] + ctx.others
-        for envelope in envelopes:
-            await enqueue(session, envelope, now)
+            outcome.state = {
+                "channel": key.channel.value,
+                "chat_id": key.chat_id,
+                "user_id": key.user_id,
+                "conversation": self._states[to_save][0].name,
+                "state": to_save,
+                "data": ctx.data,
+                "updated_at": now,
+            }
         logger.info(
             "update handled",
             extra={"update_id": update.update_id, "from": current, "to": next_state},
         )
-        return envelopes
+        return outcome
 
     def _current(
         self, row: ConversationState | None, now: datetime
@@ -180,23 +334,6 @@ class Engine:
             update.display_name,
         )
 
-    async def _answer_only(
-        self, update: Incoming, now: datetime, text: str, with_choices: bool
-    ) -> list[Envelope]:
-        """Record the update and answer `text`, leaving the conversation where it was."""
-        key = update.key
-        async with self._sessions() as session, session.begin():
-            if not await conversations.mark_processed(
-                session, key.channel.value, update.update_id, now
-            ):
-                return []
-            row = await conversations.load_state(
-                session, key.channel.value, key.chat_id, key.user_id
-            )
-            choices: tuple[Choice, ...] = ()
-            if with_choices and row is not None:
-                # Offer the buttons again so the person can simply pick one.
-                choices = tuple(Choice(v, label) for v, label in row.data.get(CHOICES_KEY, []))
-            envelope = Envelope(key, Outgoing(text, choices))
-            await enqueue(session, envelope, now)
-            return [envelope]
+
+def _state_key(update: Incoming) -> tuple[str, str, str]:
+    return (update.key.channel.value, update.key.chat_id, update.key.user_id)

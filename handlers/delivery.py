@@ -36,11 +36,10 @@ def from_row(row: OutboxMessage) -> tuple[ChatKey, Outgoing]:
     return key, Outgoing(payload["text"], choices, document)
 
 
-async def enqueue(session: AsyncSession, envelope: Envelope, now: datetime) -> bool:
-    """Queue one message; False when its dedupe key was queued before."""
+def outbox_row(envelope: Envelope, now: datetime) -> dict[str, Any]:
+    """The outbox row that queues `envelope` now."""
     document = envelope.message.document
-    return await outbox.enqueue(
-        session,
+    return outbox.queued_row(
         channel=envelope.to.channel.value,
         chat_id=envelope.to.chat_id,
         user_id=envelope.to.user_id,
@@ -50,3 +49,8 @@ async def enqueue(session: AsyncSession, envelope: Envelope, now: datetime) -> b
         document=document.content if document else None,
         dedupe_key=envelope.dedupe_key,
     )
+
+
+async def enqueue(session: AsyncSession, envelope: Envelope, now: datetime) -> bool:
+    """Queue one message; False when its dedupe key was queued before."""
+    return await outbox.enqueue(session, outbox_row(envelope, now))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any, cast
 
@@ -23,6 +24,39 @@ async def mark_processed(
     )
     result = await session.execute(stmt)
     return bool(cast(CursorResult[Any], result).rowcount)
+
+
+async def mark_processed_many(
+    session: AsyncSession, updates: Iterable[tuple[str, str]], now: datetime
+) -> set[tuple[str, str]]:
+    """Record (channel, update_id) pairs in one statement; return those not seen before."""
+    rows = [{"channel": c, "update_id": u, "processed_at": now} for c, u in dict.fromkeys(updates)]
+    if not rows:
+        return set()
+    stmt = (
+        insert_for(session, ProcessedUpdate)
+        .values(rows)
+        .on_conflict_do_nothing(index_elements=["channel", "update_id"])
+        .returning(ProcessedUpdate.channel, ProcessedUpdate.update_id)
+    )
+    result = await session.execute(stmt)
+    return {(channel, update_id) for channel, update_id in result.all()}
+
+
+async def load_states(
+    session: AsyncSession, keys: Sequence[tuple[str, str, str]]
+) -> dict[tuple[str, str, str], ConversationState]:
+    """The states of several (channel, chat_id, user_id) chats, in one query."""
+    if not keys:
+        return {}
+    wanted = set(keys)
+    result = await session.scalars(
+        select(ConversationState).where(
+            ConversationState.chat_id.in_({chat_id for _, chat_id, _ in wanted})
+        )
+    )
+    found = {(r.channel, r.chat_id, r.user_id): r for r in result}
+    return {key: row for key, row in found.items() if key in wanted}
 
 
 async def load_state(
@@ -49,15 +83,27 @@ async def save_state(
     data: dict[str, Any],
     now: datetime,
 ) -> None:
-    stmt = insert_for(session, ConversationState).values(
-        channel=channel,
-        chat_id=chat_id,
-        user_id=user_id,
-        conversation=conversation,
-        state=state,
-        data=data,
-        updated_at=now,
+    await save_states(
+        session,
+        [
+            {
+                "channel": channel,
+                "chat_id": chat_id,
+                "user_id": user_id,
+                "conversation": conversation,
+                "state": state,
+                "data": data,
+                "updated_at": now,
+            }
+        ],
     )
+
+
+async def save_states(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
+    """Insert or replace conversation states: dicts with every column of the table."""
+    if not rows:
+        return
+    stmt = insert_for(session, ConversationState).values(list(rows))
     stmt = stmt.on_conflict_do_update(
         index_elements=["channel", "chat_id", "user_id"],
         set_={

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 
 from sqlalchemy import select
@@ -17,6 +18,22 @@ async def get_member(session: AsyncSession, channel: str, user_id: str) -> Membe
         )
     )
     return result.first()
+
+
+async def get_members(
+    session: AsyncSession, identities: Iterable[tuple[str, str]]
+) -> dict[tuple[str, str], Member]:
+    """The active members behind several (channel, user_id) identities, in one query."""
+    wanted = set(identities)
+    if not wanted:
+        return {}
+    result = await session.scalars(
+        select(Member).where(
+            Member.user_id.in_({user_id for _, user_id in wanted}), Member.active.is_(True)
+        )
+    )
+    found = {(m.channel, m.user_id): m for m in result}
+    return {key: member for key, member in found.items() if key in wanted}
 
 
 async def create_invite(

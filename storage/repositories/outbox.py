@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, cast
 
@@ -12,8 +13,7 @@ from storage.models import OutboxMessage, OutboxStatus
 from storage.repositories._upsert import insert_for
 
 
-async def enqueue(
-    session: AsyncSession,
+def queued_row(
     *,
     channel: str,
     chat_id: str,
@@ -23,27 +23,43 @@ async def enqueue(
     document_name: str | None = None,
     document: bytes | None = None,
     dedupe_key: str | None = None,
-) -> bool:
-    """Queue a message; False if a message with the same `dedupe_key` was queued before."""
+) -> dict[str, Any]:
+    """The outbox row of a message queued now, for `enqueue_many`."""
+    return {
+        "channel": channel,
+        "chat_id": chat_id,
+        "user_id": user_id,
+        "payload": payload,
+        "document_name": document_name,
+        "document": document,
+        "status": OutboxStatus.QUEUED,
+        "attempts": 0,
+        "dedupe_key": dedupe_key,
+        "created_at": now,
+        "next_attempt_at": now,
+    }
+
+
+async def enqueue(session: AsyncSession, row: dict[str, Any]) -> bool:
+    """Queue a `queued_row`; False if a message with the same `dedupe_key` was queued before."""
     stmt = (
         insert_for(session, OutboxMessage)
-        .values(
-            channel=channel,
-            chat_id=chat_id,
-            user_id=user_id,
-            payload=payload,
-            document_name=document_name,
-            document=document,
-            status=OutboxStatus.QUEUED,
-            attempts=0,
-            dedupe_key=dedupe_key,
-            created_at=now,
-            next_attempt_at=now,
-        )
+        .values(**row)
         .on_conflict_do_nothing(index_elements=["dedupe_key"])
     )
     result = await session.execute(stmt)
     return bool(cast(CursorResult[Any], result).rowcount)
+
+
+async def enqueue_many(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
+    """Queue `queued_row`s in order (ids ascend, so each chat's messages go out in order).
+
+    A row whose dedupe key was queued before is skipped, as by `enqueue`.
+    """
+    if not rows:
+        return
+    stmt = insert_for(session, OutboxMessage).on_conflict_do_nothing(index_elements=["dedupe_key"])
+    await session.execute(stmt, list(rows))
 
 
 async def due_messages(
