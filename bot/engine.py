@@ -38,7 +38,7 @@ from handlers.errors import InputRejected
 from handlers.menu import menu_for
 from handlers.registry import all_states
 from handlers.types import ChatKey, Choice, Envelope, Incoming, Outgoing
-from storage.database import SQLITE_BEGIN_OPTION
+from storage.database import SQLITE_BEGIN_OPTION, statements_inline
 from storage.models import ConversationState, Member
 from storage.repositories import conversations, members, outbox
 
@@ -171,32 +171,40 @@ class Engine:
         updates = [pending.update for pending in batch]
         async with self._sessions() as session, session.begin():
             await session.connection(execution_options=_WRITE_TRANSACTION)
-            fresh = await conversations.mark_processed_many(
-                session, ((u.key.channel.value, u.update_id) for u in updates), now
-            )
-            members_of = await members.get_members(
-                session, ((u.key.channel.value, u.key.user_id) for u in updates)
-            )
-            states_of = await conversations.load_states(session, [_state_key(u) for u in updates])
-            outcomes: list[_Outcome] = []
-            for update in updates:
-                ledger_key = (update.key.channel.value, update.update_id)
-                if ledger_key not in fresh:
-                    logger.info("duplicate update dropped", extra={"update_id": update.update_id})
-                    outcomes.append(_Outcome())
-                    continue
-                fresh.discard(ledger_key)  # the same update twice in one batch: once only
-                member = members_of.get((update.key.channel.value, update.key.user_id))
-                row = states_of.get(_state_key(update))
-                if careful:
-                    outcomes.append(await self._careful_step(session, update, member, row, now))
-                    continue
-                try:
-                    outcomes.append(await self._step(session, update, member, row, now))
-                except Exception as error:
-                    raise _StepFailed from error
-            await self._write(session, updates, outcomes, now)
+            async with statements_inline(session):
+                outcomes = await self._run_steps(session, updates, careful, now)
         return [outcome.envelopes for outcome in outcomes]
+
+    async def _run_steps(
+        self, session: AsyncSession, updates: Sequence[Incoming], careful: bool, now: datetime
+    ) -> list[_Outcome]:
+        """Record the updates in the ledger, run their steps, write what they leave."""
+        fresh = await conversations.mark_processed_many(
+            session, ((u.key.channel.value, u.update_id) for u in updates), now
+        )
+        members_of = await members.get_members(
+            session, ((u.key.channel.value, u.key.user_id) for u in updates)
+        )
+        states_of = await conversations.load_states(session, [_state_key(u) for u in updates])
+        outcomes: list[_Outcome] = []
+        for update in updates:
+            ledger_key = (update.key.channel.value, update.update_id)
+            if ledger_key not in fresh:
+                logger.info("duplicate update dropped", extra={"update_id": update.update_id})
+                outcomes.append(_Outcome())
+                continue
+            fresh.discard(ledger_key)  # the same update twice in one batch: once only
+            member = members_of.get((update.key.channel.value, update.key.user_id))
+            row = states_of.get(_state_key(update))
+            if careful:
+                outcomes.append(await self._careful_step(session, update, member, row, now))
+                continue
+            try:
+                outcomes.append(await self._step(session, update, member, row, now))
+            except Exception as error:
+                raise _StepFailed from error
+        await self._write(session, updates, outcomes, now)
+        return outcomes
 
     async def _careful_step(
         self,

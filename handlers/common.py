@@ -52,9 +52,17 @@ def period_of(issue: Issue) -> str:
     return format_period(issue.period_start, issue.period_end)
 
 
+async def _current_issue(ctx: StepContext) -> Issue | None:
+    """`issues.current_issue`, asked once a step."""
+    if "issue" not in ctx.memo:
+        ctx.memo["issue"] = await issues.current_issue(ctx.session)
+    issue: Issue | None = ctx.memo["issue"]
+    return issue
+
+
 async def open_issue(ctx: StepContext) -> Issue:
     """The issue the member's window may still change; rejected when intake is over for it."""
-    issue = await issues.current_issue(ctx.session)
+    issue = await _current_issue(ctx)
     if issue is None:
         raise InputRejected(messages.NO_OPEN_ISSUE)
     if issue.status == IssueStatus.OPEN or await _reopened_for_member(ctx, issue):
@@ -68,7 +76,7 @@ async def submission_issue(ctx: StepContext) -> tuple[Issue, bool]:
     Late items are accepted and flagged rather than refused: nothing a window sends is lost,
     and the editor decides whether it still goes in.
     """
-    issue = await issues.current_issue(ctx.session)
+    issue = await _current_issue(ctx)
     if issue is None:
         raise InputRejected(messages.NO_OPEN_ISSUE)
     if issue.status == IssueStatus.OPEN or await _reopened_for_member(ctx, issue):
@@ -98,7 +106,9 @@ async def member_window(ctx: StepContext) -> Window:
     member = ctx.member
     if member is None or member.role != Role.STAFF or member.window_id is None:
         raise InputRejected(messages.STAFF_ONLY)
-    window = await windows.get_window(ctx.session, member.window_id)
+    if "window" not in ctx.memo:
+        ctx.memo["window"] = await windows.get_window(ctx.session, member.window_id)
+    window: Window | None = ctx.memo["window"]
     if window is None or not window.active:
         raise InputRejected(messages.STAFF_ONLY)
     return window

@@ -49,6 +49,8 @@ class StepContext:
     now: datetime
     data: dict[str, Any] = field(default_factory=dict)
     others: list[Envelope] = field(default_factory=list)  # messages to other people
+    # Rows a step looks up more than once (its window, the open issue): asked for once a step.
+    memo: dict[str, Any] = field(default_factory=dict)
 
     def send_to(self, envelope: Envelope) -> None:
         self.others.append(envelope)

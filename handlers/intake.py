@@ -142,7 +142,7 @@ async def _handle_preview(ctx: StepContext, update: Incoming) -> Reply:
 async def _window_count(ctx: StepContext) -> int:
     issue = await open_issue(ctx)
     window = await member_window(ctx)
-    return len(await submissions.window_items(ctx.session, issue.id, window.id))
+    return await submissions.window_item_count(ctx.session, issue.id, window.id)
 
 
 async def _prompt_more(ctx: StepContext) -> list[Outgoing]:
@@ -169,7 +169,7 @@ async def record_no_news(ctx: StepContext) -> Reply:
     issue = await open_issue(ctx)
     window = await member_window(ctx)
     assert ctx.member is not None
-    count = len(await submissions.window_items(ctx.session, issue.id, window.id))
+    count = await submissions.window_item_count(ctx.session, issue.id, window.id)
     if count:
         raise InputRejected(messages.no_news_but_items(count))
     await submissions.set_no_news(ctx.session, issue.id, window.id, True, ctx.member.id, ctx.now)

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from functools import partial
 from pathlib import Path
 from typing import Any, Final
 
@@ -20,6 +23,7 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.pool import ConnectionPoolEntry
 
+from storage import sqlite_driver
 from storage.errors import StorageError
 
 logger = logging.getLogger(__name__)
@@ -69,7 +73,8 @@ def create_engine(url: str) -> AsyncEngine:
                 "an SQLite database must be a file, e.g. sqlite+aiosqlite:///data/zhoubao.sqlite3"
             )
         Path(database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_async_engine(parsed)
+
+        engine = create_async_engine(parsed, async_creator=partial(sqlite_driver.connect, database))
         _configure_sqlite(engine)
         return engine
     if parsed.drivername == "postgresql+asyncpg":
@@ -95,6 +100,28 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         statement = connection.get_execution_options().get(SQLITE_BEGIN_OPTION)
         if statement is not None:
             connection.exec_driver_sql(statement)
+
+
+@asynccontextmanager
+async def statements_inline(session: AsyncSession) -> AsyncIterator[None]:
+    """Run the session's SQLite statements on the event loop thread until the block ends.
+
+    For a transaction that began with BEGIN IMMEDIATE: holding the write lock, its statements
+    never wait (WAL), and each costs microseconds, against some 0.1 ms for a hand-off to the
+    driver's thread and back. The commit still goes to the thread, so the loop never waits
+    for the disk. Does nothing on PostgreSQL.
+    """
+    connection = await session.connection()
+    raw = await connection.get_raw_connection()
+    driver = raw.driver_connection
+    if not isinstance(driver, sqlite_driver.Connection) or not driver.in_transaction:
+        yield
+        return
+    driver.inline = True
+    try:
+        yield
+    finally:
+        driver.inline = False
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from typing import Any, cast
 
@@ -10,7 +10,7 @@ from sqlalchemy import CursorResult, delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import ConversationState, ProcessedUpdate
-from storage.repositories._upsert import insert_for
+from storage.repositories._upsert import built_for, insert_for
 
 
 async def mark_processed(
@@ -26,6 +26,15 @@ async def mark_processed(
     return bool(cast(CursorResult[Any], result).rowcount)
 
 
+def _build_ledger_insert(insert: Callable[..., Any]) -> Any:
+    table = ProcessedUpdate.__table__
+    return (
+        insert(table)
+        .on_conflict_do_nothing(index_elements=["channel", "update_id"])
+        .returning(table.c.channel, table.c.update_id)
+    )
+
+
 async def mark_processed_many(
     session: AsyncSession, updates: Iterable[tuple[str, str]], now: datetime
 ) -> set[tuple[str, str]]:
@@ -33,13 +42,8 @@ async def mark_processed_many(
     rows = [{"channel": c, "update_id": u, "processed_at": now} for c, u in dict.fromkeys(updates)]
     if not rows:
         return set()
-    stmt = (
-        insert_for(session, ProcessedUpdate)
-        .values(rows)
-        .on_conflict_do_nothing(index_elements=["channel", "update_id"])
-        .returning(ProcessedUpdate.channel, ProcessedUpdate.update_id)
-    )
-    result = await session.execute(stmt)
+    stmt = built_for(session, "ledger", _build_ledger_insert)
+    result = await session.execute(stmt, rows)
     return {(channel, update_id) for channel, update_id in result.all()}
 
 
@@ -99,12 +103,9 @@ async def save_state(
     )
 
 
-async def save_states(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
-    """Insert or replace conversation states: dicts with every column of the table."""
-    if not rows:
-        return
-    stmt = insert_for(session, ConversationState).values(list(rows))
-    stmt = stmt.on_conflict_do_update(
+def _build_state_upsert(insert: Callable[..., Any]) -> Any:
+    stmt = insert(ConversationState.__table__)
+    return stmt.on_conflict_do_update(
         index_elements=["channel", "chat_id", "user_id"],
         set_={
             "conversation": stmt.excluded.conversation,
@@ -113,7 +114,12 @@ async def save_states(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> 
             "updated_at": stmt.excluded.updated_at,
         },
     )
-    await session.execute(stmt)
+
+
+async def save_states(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
+    """Insert or replace conversation states: dicts with every column of the table."""
+    if rows:
+        await session.execute(built_for(session, "state_upsert", _build_state_upsert), rows)
 
 
 async def delete_state(session: AsyncSession, channel: str, chat_id: str, user_id: str) -> None:

@@ -9,21 +9,26 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import Issue, IssueStatus
 
+# Built once: building a statement costs more than running it on SQLite.
+_NEWEST_OPEN = (
+    select(Issue)
+    .where(Issue.status == IssueStatus.OPEN)
+    .order_by(Issue.period_start.desc())
+    .limit(1)
+)
+_NEWEST = select(Issue).order_by(Issue.total_number.desc()).limit(1)
+
 
 async def current_issue(session: AsyncSession) -> Issue | None:
     """Return the newest open issue, or else the newest issue of all."""
-    result = await session.scalars(
-        select(Issue).where(Issue.status == IssueStatus.OPEN).order_by(Issue.period_start.desc())
-    )
-    issue = result.first()
+    issue = await session.scalar(_NEWEST_OPEN)
     if issue is not None:
         return issue
     return await last_issue(session)
 
 
 async def last_issue(session: AsyncSession) -> Issue | None:
-    result = await session.scalars(select(Issue).order_by(Issue.total_number.desc()))
-    return result.first()
+    return await session.scalar(_NEWEST)
 
 
 async def issue_for_period(session: AsyncSession, period_start: date) -> Issue | None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any, cast
 
@@ -10,7 +10,7 @@ from sqlalchemy import CursorResult, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import OutboxMessage, OutboxStatus
-from storage.repositories._upsert import insert_for
+from storage.repositories._upsert import built_for, insert_for
 
 
 def queued_row(
@@ -58,8 +58,12 @@ async def enqueue_many(session: AsyncSession, rows: Sequence[dict[str, Any]]) ->
     """
     if not rows:
         return
-    stmt = insert_for(session, OutboxMessage).on_conflict_do_nothing(index_elements=["dedupe_key"])
+    stmt = built_for(session, "outbox_insert", _build_outbox_insert)
     await session.execute(stmt, list(rows))
+
+
+def _build_outbox_insert(insert: Callable[..., Any]) -> Any:
+    return insert(OutboxMessage.__table__).on_conflict_do_nothing(index_elements=["dedupe_key"])
 
 
 async def due_messages(

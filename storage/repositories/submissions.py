@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import Item, ItemRevision, ItemStatus, Window, WindowReport
@@ -42,18 +42,32 @@ async def get_item(session: AsyncSession, item_id: int) -> Item | None:
     return await session.get(Item, item_id)
 
 
+_WINDOW_ITEMS = (
+    select(Item)
+    .where(
+        Item.issue_id == bindparam("issue_id"),
+        Item.window_id == bindparam("window_id"),
+        Item.status == ItemStatus.CONFIRMED,
+    )
+    .order_by(Item.created_at, Item.id)
+)
+_WINDOW_ITEM_COUNT = select(func.count()).where(
+    Item.issue_id == bindparam("issue_id"),
+    Item.window_id == bindparam("window_id"),
+    Item.status == ItemStatus.CONFIRMED,
+)
+
+
 async def window_items(session: AsyncSession, issue_id: int, window_id: int) -> list[Item]:
     """The window's confirmed items for the issue, oldest first."""
-    result = await session.scalars(
-        select(Item)
-        .where(
-            Item.issue_id == issue_id,
-            Item.window_id == window_id,
-            Item.status == ItemStatus.CONFIRMED,
-        )
-        .order_by(Item.created_at, Item.id)
-    )
+    result = await session.scalars(_WINDOW_ITEMS, {"issue_id": issue_id, "window_id": window_id})
     return list(result.all())
+
+
+async def window_item_count(session: AsyncSession, issue_id: int, window_id: int) -> int:
+    """How many confirmed items the window has in the issue."""
+    params = {"issue_id": issue_id, "window_id": window_id}
+    return int(await session.scalar(_WINDOW_ITEM_COUNT, params) or 0)
 
 
 async def issue_items(session: AsyncSession, issue_id: int) -> list[tuple[Item, Window]]:
