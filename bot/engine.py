@@ -28,6 +28,7 @@ from handlers import messages
 from handlers.binding import try_bind, unbound_reply
 from handlers.conversation import (
     END,
+    MEMO_WINDOW,
     HandlerSettings,
     Reply,
     StepContext,
@@ -40,7 +41,7 @@ from handlers.registry import all_states
 from handlers.types import ChatKey, Choice, Envelope, Incoming, Outgoing
 from storage.database import SQLITE_BEGIN_OPTION, statements_inline
 from storage.models import ConversationState, Member
-from storage.repositories import conversations, members, outbox
+from storage.repositories import conversations, members, outbox, windows
 
 logger = logging.getLogger(__name__)
 
@@ -186,6 +187,10 @@ class Engine:
             session, ((u.key.channel.value, u.key.user_id) for u in updates)
         )
         states_of = await conversations.load_states(session, [_state_key(u) for u in updates])
+        # Most steps of window staff need their window: one query for the batch, not one each.
+        windows_of = await windows.get_windows(
+            session, (m.window_id for m in members_of.values() if m.window_id is not None)
+        )
         outcomes: list[_Outcome] = []
         for update in updates:
             ledger_key = (update.key.channel.value, update.update_id)
@@ -196,11 +201,14 @@ class Engine:
             fresh.discard(ledger_key)  # the same update twice in one batch: once only
             member = members_of.get((update.key.channel.value, update.key.user_id))
             row = states_of.get(_state_key(update))
+            memo = {}
+            if member is not None and member.window_id is not None:
+                memo[MEMO_WINDOW] = windows_of.get(member.window_id)
             if careful:
-                outcomes.append(await self._careful_step(session, update, member, row, now))
+                outcomes.append(await self._careful_step(session, update, member, row, now, memo))
                 continue
             try:
-                outcomes.append(await self._step(session, update, member, row, now))
+                outcomes.append(await self._step(session, update, member, row, now, memo))
             except Exception as error:
                 raise _StepFailed from error
         await self._write(session, updates, outcomes, now)
@@ -213,11 +221,12 @@ class Engine:
         member: Member | None,
         row: ConversationState | None,
         now: datetime,
+        memo: dict[str, Any],
     ) -> _Outcome:
         """Run one step in a savepoint; a failed step is rolled back and answered."""
         try:
             async with session.begin_nested():
-                return await self._step(session, update, member, row, now)
+                return await self._step(session, update, member, row, now, memo)
         except InputRejected as rejection:
             # Offer the buttons again so the person can simply pick one.
             offered = row.data.get(CHOICES_KEY, []) if row is not None else []
@@ -249,11 +258,12 @@ class Engine:
         member: Member | None,
         row: ConversationState | None,
         now: datetime,
+        memo: dict[str, Any],
     ) -> _Outcome:
         """Run the step `update` answers; return the state and messages to write."""
         key = update.key
         current, data, notices = self._current(row, now)
-        ctx = StepContext(session, self._settings, key, member, now, data)
+        ctx = StepContext(session, self._settings, key, member, now, data, memo=memo)
         text = (update.text or "").strip()
 
         if member is None:

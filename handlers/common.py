@@ -8,7 +8,14 @@ from collections.abc import Awaitable, Callable
 from typing import Final
 
 from handlers import messages
-from handlers.conversation import END, Reply, StepContext, choice_or_text
+from handlers.conversation import (
+    END,
+    MEMO_ISSUE,
+    MEMO_WINDOW,
+    Reply,
+    StepContext,
+    choice_or_text,
+)
 from handlers.errors import InputRejected
 from handlers.types import Choice, Incoming, Outgoing
 from report.dates import format_period
@@ -54,9 +61,9 @@ def period_of(issue: Issue) -> str:
 
 async def _current_issue(ctx: StepContext) -> Issue | None:
     """`issues.current_issue`, asked once a step."""
-    if "issue" not in ctx.memo:
-        ctx.memo["issue"] = await issues.current_issue(ctx.session)
-    issue: Issue | None = ctx.memo["issue"]
+    if MEMO_ISSUE not in ctx.memo:
+        ctx.memo[MEMO_ISSUE] = await issues.current_issue(ctx.session)
+    issue: Issue | None = ctx.memo[MEMO_ISSUE]
     return issue
 
 
@@ -106,9 +113,9 @@ async def member_window(ctx: StepContext) -> Window:
     member = ctx.member
     if member is None or member.role != Role.STAFF or member.window_id is None:
         raise InputRejected(messages.STAFF_ONLY)
-    if "window" not in ctx.memo:
-        ctx.memo["window"] = await windows.get_window(ctx.session, member.window_id)
-    window: Window | None = ctx.memo["window"]
+    if MEMO_WINDOW not in ctx.memo:
+        ctx.memo[MEMO_WINDOW] = await windows.get_window(ctx.session, member.window_id)
+    window: Window | None = ctx.memo[MEMO_WINDOW]
     if window is None or not window.active:
         raise InputRejected(messages.STAFF_ONLY)
     return window

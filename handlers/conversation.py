@@ -38,6 +38,10 @@ class HandlerSettings:
     max_item_chars: int = 8000
 
 
+MEMO_WINDOW: Final = "window"  # the member's window (a storage.models.Window or None)
+MEMO_ISSUE: Final = "issue"  # issues.current_issue (an Issue or None)
+
+
 @dataclass(slots=True)
 class StepContext:
     """Everything a step may use; `data` is saved with the state."""
@@ -49,7 +53,7 @@ class StepContext:
     now: datetime
     data: dict[str, Any] = field(default_factory=dict)
     others: list[Envelope] = field(default_factory=list)  # messages to other people
-    # Rows a step looks up more than once (its window, the open issue): asked for once a step.
+    # Rows a step looks up more than once (MEMO_WINDOW, MEMO_ISSUE): asked for once a step.
     memo: dict[str, Any] = field(default_factory=dict)
 
     def send_to(self, envelope: Envelope) -> None:

@@ -4,11 +4,29 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import cast
 
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import Table, bindparam, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import Item, ItemRevision, ItemStatus, Window, WindowReport
+
+# Core, not the unit of work: a third of the cost of session.add and flush.
+_INSERT_ITEM = (
+    insert(cast(Table, Item.__table__))
+    .values(
+        issue_id=bindparam("issue_id"),
+        window_id=bindparam("window_id"),
+        subsection=bindparam("subsection"),
+        text=bindparam("text"),
+        status=ItemStatus.CONFIRMED,
+        author_id=bindparam("author_id"),
+        late=bindparam("late"),
+        created_at=bindparam("now"),
+        updated_at=bindparam("now"),
+    )
+    .returning(Item.id)
+)
 
 
 async def add_item(
@@ -21,21 +39,18 @@ async def add_item(
     author_id: int,
     now: datetime,
     late: bool = False,
-) -> Item:
-    item = Item(
-        issue_id=issue_id,
-        window_id=window_id,
-        subsection=subsection,
-        text=text,
-        status=ItemStatus.CONFIRMED,
-        author_id=author_id,
-        late=late,
-        created_at=now,
-        updated_at=now,
-    )
-    session.add(item)
-    await session.flush()
-    return item
+) -> int:
+    """Store a confirmed item; return its id."""
+    params = {
+        "issue_id": issue_id,
+        "window_id": window_id,
+        "subsection": subsection,
+        "text": text,
+        "author_id": author_id,
+        "late": late,
+        "now": now,
+    }
+    return int((await session.execute(_INSERT_ITEM, params)).scalar_one())
 
 
 async def get_item(session: AsyncSession, item_id: int) -> Item | None:

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import Window
@@ -59,3 +59,14 @@ async def find_window(session: AsyncSession, name: str) -> Window | None:
 
 async def get_window(session: AsyncSession, window_id: int) -> Window | None:
     return await session.get(Window, window_id)
+
+
+_WINDOWS_BY_ID = select(Window).where(Window.id.in_(bindparam("ids", expanding=True)))
+
+
+async def get_windows(session: AsyncSession, window_ids: Iterable[int]) -> dict[int, Window]:
+    """Several windows by id, in one query."""
+    ids = sorted(set(window_ids))
+    if not ids:
+        return {}
+    return {w.id: w for w in await session.scalars(_WINDOWS_BY_ID, {"ids": ids})}

@@ -170,7 +170,7 @@ async def add_item(app: App, author: Person, subsection: str, text: str) -> Item
         issue = await issues.current_issue(session)
         member = await members.get_member(session, author.key.channel.value, author.key.user_id)
         assert issue is not None and member is not None and member.window_id is not None
-        return await submissions.add_item(
+        item_id = await submissions.add_item(
             session,
             issue_id=issue.id,
             window_id=member.window_id,
@@ -179,3 +179,6 @@ async def add_item(app: App, author: Person, subsection: str, text: str) -> Item
             author_id=member.id,
             now=app.clock(),
         )
+        item = await submissions.get_item(session, item_id)
+        assert item is not None
+        return item
