@@ -29,7 +29,6 @@ from __future__ import annotations
 import asyncio
 import itertools
 import multiprocessing
-import secrets
 import tempfile
 import time
 from collections import Counter
@@ -42,13 +41,11 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Final, TypeVar, cast
 
-from sqlalchemy import func, insert, select, text
-from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
-from sqlalchemy.pool import NullPool
+from sqlalchemy import func, insert, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from benchmarks.corpus import short_name, window_name
-from benchmarks.framework import Benchmark, Context, Row, percentile
+from benchmarks.framework import Benchmark, Context, Row, percentile, scratch_postgres
 from bot.app import App, open_app
 from bot.channels.telegram import TelegramChannel
 from bot.config import load_config, write_default_config
@@ -64,7 +61,7 @@ from tests.channels.telegram_server import FLOOD_METHODS, TelegramServer
 NAME: Final = "fanout"
 MEMBERS_PER_WINDOW: Final = 2
 FULL_WINDOWS: Final = 2000
-QUICK_WINDOWS: Final = 200
+QUICK_WINDOWS: Final = 100  # 200 messages a run: the quick mode stays under a minute
 # Telegram's clock runs this many times faster on both sides. The slot per message is then
 # 1 / (30 · SPEEDUP) s; it must stay above what the dispatcher spends per message, tail
 # included (p50 ≈ 10 ms, p95 ≈ 15–20 ms here), or the run measures the dispatcher's cost
@@ -472,29 +469,11 @@ async def fanout(
 # --- PostgreSQL: a scratch database on the given server. ---------------------------------------
 
 
-async def _admin(server_url: str, statement: str) -> None:
-    engine = create_async_engine(
-        make_url(server_url).set(database="postgres"),
-        poolclass=NullPool,
-        isolation_level="AUTOCOMMIT",
-    )
-    try:
-        async with engine.connect() as connection:
-            await connection.execute(text(statement))
-    finally:
-        await engine.dispose()
-
-
 async def fanout_postgres(
     server_url: str, workdir: Path, windows: int, speedup: float
 ) -> FanoutResult:
-    name = f"zb_bench_fanout_{secrets.token_hex(4)}"
-    await _admin(server_url, f'CREATE DATABASE "{name}"')
-    try:
-        url = make_url(server_url).set(database=name).render_as_string(False)
+    async with scratch_postgres(server_url, "fanout") as url:
         return await fanout("PostgreSQL", url, workdir, windows, speedup)
-    finally:
-        await _admin(server_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 # --- Rows. -------------------------------------------------------------------------------------

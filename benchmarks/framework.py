@@ -12,14 +12,21 @@ import asyncio
 import json
 import os
 import platform
+import secrets
 import sqlite3
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from importlib import metadata
 from pathlib import Path
 from typing import Any, Final
+
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.pool import NullPool
 
 PACKAGES: Final = ("sqlalchemy", "aiosqlite", "asyncpg", "python-docx", "python-telegram-bot")
 
@@ -236,3 +243,20 @@ def percentile(values: Sequence[float], fraction: float) -> float:
     lower = int(position)
     upper = min(lower + 1, len(ordered) - 1)
     return ordered[lower] + (ordered[upper] - ordered[lower]) * (position - lower)
+
+
+@asynccontextmanager
+async def scratch_postgres(server_url: str, prefix: str) -> AsyncIterator[str]:
+    """Create a database beside the one in `server_url`; yield its URL; drop it afterwards."""
+    name = f"zb_bench_{prefix}_{secrets.token_hex(4)}"
+    admin = create_async_engine(server_url, poolclass=NullPool, isolation_level="AUTOCOMMIT")
+    try:
+        async with admin.connect() as connection:
+            await connection.execute(text(f'CREATE DATABASE "{name}"'))
+        try:
+            yield make_url(server_url).set(database=name).render_as_string(hide_password=False)
+        finally:
+            async with admin.connect() as connection:
+                await connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    finally:
+        await admin.dispose()

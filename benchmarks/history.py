@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import random
-import secrets
 import shutil
 import tempfile
 import time
@@ -26,7 +25,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from benchmarks.corpus import item_text, short_name, window_name
-from benchmarks.framework import Benchmark, Context, Row, percentile
+from benchmarks.framework import Benchmark, Context, Row, percentile, scratch_postgres
 from handlers.editor import status_text
 from storage.database import create_engine, migrate, session_factory
 from storage.models import (
@@ -307,22 +306,13 @@ async def sqlite_database() -> Any:
 
 @asynccontextmanager
 async def postgres_database(server_url: str) -> Any:
-    """Create a scratch database next to the one in `server_url`; drop it afterwards."""
-    name = f"zb_bench_{secrets.token_hex(4)}"
-    admin = create_engine(server_url).execution_options(isolation_level="AUTOCOMMIT")
-    try:
-        async with admin.connect() as connection:
-            await connection.execute(text(f'CREATE DATABASE "{name}"'))
-        url = make_url(server_url).set(database=name).render_as_string(hide_password=False)
+    """A scratch database on the server of `server_url`: its engine and name."""
+    async with scratch_postgres(server_url, "history") as url:
         engine = create_engine(url)
         try:
-            yield engine, name
+            yield engine, make_url(url).database
         finally:
             await engine.dispose()
-            async with admin.connect() as connection:
-                await connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    finally:
-        await admin.dispose()
 
 
 def _file_sizes(*paths: Path) -> int:
