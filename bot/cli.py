@@ -17,7 +17,7 @@ from typing import Any
 from aiohttp import web
 
 from bot import messages
-from bot.app import App, open_app_from
+from bot.app import App, open_app_from, settle_after_start
 from bot.channels.console import ConsoleChannel
 from bot.config import write_default_config
 from bot.drafts import write_draft
@@ -118,6 +118,7 @@ async def cmd_run(args: argparse.Namespace) -> None:
             await site_runner.setup()
             host, port = listen_address(app)
             await web.TCPSite(site_runner, host, port).start()
+        settle_after_start()
         try:
             await service.run(stop)
         finally:

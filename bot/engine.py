@@ -193,6 +193,9 @@ class Engine:
         )
         outcomes: list[_Outcome] = []
         for update in updates:
+            # Statements may run on the loop's thread (storage.database.statements_inline):
+            # let other tasks in between steps, so a batch never holds the loop for long.
+            await asyncio.sleep(0)
             ledger_key = (update.key.channel.value, update.update_id)
             if ledger_key not in fresh:
                 logger.info("duplicate update dropped", extra={"update_id": update.update_id})
