@@ -28,6 +28,7 @@ from handlers import messages
 from handlers.binding import try_bind, unbound_reply
 from handlers.conversation import (
     END,
+    MEMO_ISSUE,
     MEMO_WINDOW,
     HandlerSettings,
     Reply,
@@ -40,7 +41,7 @@ from handlers.menu import menu_for
 from handlers.registry import all_states
 from handlers.types import ChatKey, Choice, Envelope, Incoming, Outgoing
 from storage.database import SQLITE_BEGIN_OPTION, statements_inline
-from storage.models import ConversationState, Member
+from storage.models import ConversationState, Member, Role, Window
 from storage.repositories import conversations, members, outbox, windows
 
 logger = logging.getLogger(__name__)
@@ -191,6 +192,7 @@ class Engine:
         windows_of = await windows.get_windows(
             session, (m.window_id for m in members_of.values() if m.window_id is not None)
         )
+        lookups = _BatchLookups(windows_of)
         outcomes: list[_Outcome] = []
         for update in updates:
             # Statements may run on the loop's thread (storage.database.statements_inline):
@@ -204,16 +206,15 @@ class Engine:
             fresh.discard(ledger_key)  # the same update twice in one batch: once only
             member = members_of.get((update.key.channel.value, update.key.user_id))
             row = states_of.get(_state_key(update))
-            memo = {}
-            if member is not None and member.window_id is not None:
-                memo[MEMO_WINDOW] = windows_of.get(member.window_id)
+            memo = lookups.memo_for(member)
             if careful:
                 outcomes.append(await self._careful_step(session, update, member, row, now, memo))
-                continue
-            try:
-                outcomes.append(await self._step(session, update, member, row, now, memo))
-            except Exception as error:
-                raise _StepFailed from error
+            else:
+                try:
+                    outcomes.append(await self._step(session, update, member, row, now, memo))
+                except Exception as error:
+                    raise _StepFailed from error
+            lookups.keep(member, memo)
         await self._write(session, updates, outcomes, now)
         return outcomes
 
@@ -354,6 +355,32 @@ class Engine:
             value,
             update.display_name,
         )
+
+
+class _BatchLookups:
+    """Rows a batch looks up once and hands to the steps of window staff, through their memo.
+
+    The current issue found by one staff step serves the next: staff steps never change an
+    issue. A step of anyone else (an editor may open, close or extend one) forgets it.
+    """
+
+    def __init__(self, windows_of: dict[int, Window]) -> None:
+        self._windows_of = windows_of
+        self._shared: dict[str, Any] = {}
+
+    def memo_for(self, member: Member | None) -> dict[str, Any]:
+        if member is None or member.role != Role.STAFF:
+            return {}
+        memo = dict(self._shared)
+        if member.window_id is not None:
+            memo[MEMO_WINDOW] = self._windows_of.get(member.window_id)
+        return memo
+
+    def keep(self, member: Member | None, memo: dict[str, Any]) -> None:
+        if member is None or member.role != Role.STAFF:
+            self._shared.clear()
+        elif MEMO_ISSUE in memo:
+            self._shared[MEMO_ISSUE] = memo[MEMO_ISSUE]
 
 
 def _state_key(update: Incoming) -> tuple[str, str, str]:

@@ -18,7 +18,14 @@ from handlers.types import Envelope, Incoming
 from storage.models import Item, Role
 from storage.repositories import outbox, submissions
 from tests.fakes import Person, RecordingChannel, bound_person, texts
-from tests.handlers.support import COMMERCE, ITEM, all_items, open_week, state_of
+from tests.handlers.support import (
+    COMMERCE,
+    ITEM,
+    all_items,
+    close_current_issue,
+    open_week,
+    state_of,
+)
 
 STAFF = 8
 
@@ -193,3 +200,20 @@ async def test_cancelled_caller_keeps_its_update_committed(
 
     assert len(await all_items(app)) == 1
     assert texts([e.message for e in follow_up]) == [messages.finished(1)]
+
+
+async def test_staff_step_after_editor_extends_in_same_batch_sees_issue_reopened(
+    app: App, channel: RecordingChannel
+) -> None:
+    people = await _staff_at_preview(app, channel, 2)
+    editor = await bound_person(app, channel, "编辑老陈", Role.EDITOR)
+    await close_current_issue(app)
+    await editor.send(messages.LABEL_EXTEND)  # offers new deadlines
+
+    updates = [people[0].incoming(choice="confirm"), editor.incoming("2")]
+    updates.append(people[1].incoming(choice="confirm"))
+    results = await _together(app, updates)
+
+    assert not [r for r in results if isinstance(r, BaseException)]
+    late = {item.text: item.late for item in await all_items(app)}
+    assert late == {f"{ITEM}（0号）": True, f"{ITEM}（1号）": False}
