@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from typing import Protocol
 
 from handlers.types import ChannelKind, ChatKey, Incoming, Outgoing
@@ -20,3 +20,15 @@ class Channel(Protocol):
         ...
 
     def updates(self) -> AsyncIterator[Incoming]: ...
+
+
+class BatchingChannel(Channel, Protocol):
+    """A channel that can hand over the updates at hand together.
+
+    `update_batches()` yields each group of updates that arrived together (a getUpdates
+    answer, the webhook calls waiting, the events queued). The consumer handles a whole batch
+    (distinct chats concurrently, so the engine commits them in one transaction), then asks for
+    the next: only then is the batch confirmed to the network.
+    """
+
+    def update_batches(self) -> AsyncIterator[Sequence[Incoming]]: ...

@@ -1,14 +1,14 @@
-"""Feeding a channel's updates into the engine, one at a time, never skipping one."""
+"""Feeding a channel's updates into the engine, a batch at a time, never skipping one."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Sequence
 
 from bot.channels.base import Channel
-from handlers.types import Incoming
+from handlers.types import ChatKey, Incoming
 
 logger = logging.getLogger(__name__)
 
@@ -29,27 +29,37 @@ async def pump_updates(
     confirm it to the network, and the engine's ledger makes a retry harmless.
     """
 
+    async def handle_until_done(incoming: Incoming) -> None:
+        delay = retry_delay
+        while True:
+            try:
+                await handle(incoming)
+                return
+            except Exception:
+                logger.exception(
+                    "update handling failed",
+                    extra={"channel": channel.kind.value, "update_id": incoming.update_id},
+                )
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, MAX_RETRY_DELAY)
+
+    async def in_order(updates: list[Incoming]) -> None:
+        for incoming in updates:
+            await handle_until_done(incoming)
+
     async def pump() -> None:
-        updates = channel.updates()
+        batches = _batches(channel)
         try:
-            async for incoming in updates:
-                delay = retry_delay
-                while True:
-                    try:
-                        await handle(incoming)
-                        break
-                    except Exception:
-                        logger.exception(
-                            "update handling failed",
-                            extra={"channel": channel.kind.value, "update_id": incoming.update_id},
-                        )
-                        await asyncio.sleep(delay)
-                        delay = min(delay * 2, MAX_RETRY_DELAY)
+            async for batch in batches:
+                # Distinct chats are handled at once, so the engine commits them together;
+                # each chat's updates one after the other, retries included, in order.
+                by_chat: dict[ChatKey, list[Incoming]] = {}
+                for incoming in batch:
+                    by_chat.setdefault(incoming.key, []).append(incoming)
+                await asyncio.gather(*(in_order(updates) for updates in by_chat.values()))
         finally:
             # A cancelled pump closes the generator now, not whenever it is collected.
-            close = getattr(updates, "aclose", None)
-            if close is not None:
-                await close()
+            await batches.aclose()
 
     pumping = asyncio.create_task(pump())
     stopping = asyncio.create_task(stop.wait())
@@ -61,3 +71,28 @@ async def pump_updates(
                 task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+
+
+async def _batches(channel: Channel) -> AsyncGenerator[Sequence[Incoming], None]:
+    """The channel's updates in the batches it offers, else one by one."""
+    batched = getattr(channel, "update_batches", None)  # see BatchingChannel
+    source: AsyncIterator[Sequence[Incoming]] = (
+        batched() if batched is not None else _singly(channel.updates())
+    )
+    try:
+        async for batch in source:
+            yield batch
+    finally:
+        close = getattr(source, "aclose", None)
+        if close is not None:
+            await close()
+
+
+async def _singly(updates: AsyncIterator[Incoming]) -> AsyncGenerator[Sequence[Incoming], None]:
+    try:
+        async for incoming in updates:
+            yield (incoming,)
+    finally:
+        close = getattr(updates, "aclose", None)
+        if close is not None:
+            await close()

@@ -376,11 +376,25 @@ class TelegramChannel:
 
     def updates(self) -> AsyncGenerator[Incoming, None]:
         """Yield updates until `stop()`; ask for the next only once the last was handled."""
-        if self.mode == "webhook":
-            return self._webhook_updates()
-        return self._polled_updates()
+        return self._one_by_one(self.update_batches())
 
-    async def _polled_updates(self) -> AsyncGenerator[Incoming, None]:
+    def update_batches(self) -> AsyncGenerator[Sequence[Incoming], None]:
+        """Yield the updates that arrived together; confirm them once the next is asked for."""
+        if self.mode == "webhook":
+            return self._webhook_batches()
+        return self._polled_batches()
+
+    async def _one_by_one(
+        self, batches: AsyncGenerator[Sequence[Incoming], None]
+    ) -> AsyncGenerator[Incoming, None]:
+        async with contextlib.aclosing(batches):
+            async for batch in batches:
+                for incoming in batch:
+                    yield incoming  # resumes only after the consumer handled it
+                    if self._stopping.is_set():
+                        return  # unconfirmed: the batch comes again after the restart
+
+    async def _polled_batches(self) -> AsyncGenerator[Sequence[Incoming], None]:
         if not self._started:
             raise RuntimeError("start() the channel before reading its updates")
         backoff = self._poll_backoff
@@ -400,12 +414,9 @@ class TelegramChannel:
             if batch is None:
                 return
             backoff = self._poll_backoff
-            for update in batch:
-                incoming = await self._accept(update)
-                if incoming is not None:
-                    yield incoming  # resumes only after the consumer handled it
-                if self._stopping.is_set():
-                    return  # unconfirmed: this batch comes again after the restart
+            accepted = [incoming for update in batch if (incoming := await self._accept(update))]
+            if accepted:
+                yield accepted  # resumes only after the consumer handled every one
             if batch:
                 self._offset = batch[-1].update_id + 1
                 await self._save_offset(self._offset)
@@ -515,7 +526,7 @@ class TelegramChannel:
 
         return [web.post(path, receive)]
 
-    async def _webhook_updates(self) -> AsyncGenerator[Incoming, None]:
+    async def _webhook_batches(self) -> AsyncGenerator[Sequence[Incoming], None]:
         while not self._stopping.is_set():
             taken = asyncio.ensure_future(self._webhook_queue.get())
             stopping = asyncio.ensure_future(self._stopping.wait())
@@ -529,16 +540,22 @@ class TelegramChannel:
                             await task
             if taken.cancelled():
                 return
-            incoming, handled = taken.result()
+            waiting = [taken.result()]
+            while not self._webhook_queue.empty():  # the calls that came in meanwhile
+                waiting.append(self._webhook_queue.get_nowait())
             try:
-                yield incoming
+                yield [incoming for incoming, _ in waiting]
             except BaseException:
-                # The consumer stopped or failed while handling it: let Telegram resend.
-                if not handled.done():
-                    handled.set_result(False)
+                # The consumer stopped or failed while handling them: let Telegram resend.
+                _answer_webhook_calls(waiting, False)
                 raise
-            if not handled.done():
-                handled.set_result(True)
+            _answer_webhook_calls(waiting, True)
+
+
+def _answer_webhook_calls(waiting: list[tuple[Incoming, asyncio.Future[bool]]], ok: bool) -> None:
+    for _, handled in waiting:
+        if not handled.done():
+            handled.set_result(ok)
 
 
 async def run_telegram(

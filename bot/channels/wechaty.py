@@ -33,7 +33,7 @@ import logging
 import os
 import re
 import warnings
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from types import SimpleNamespace
 from typing import Any, Final, Literal
@@ -270,11 +270,24 @@ class WechatChannel:
             await self._call(puppet.message_send_file(to.chat_id, _Base64File(message.document)))
 
     async def updates(self) -> AsyncIterator[Incoming]:
+        async for batch in self.update_batches():
+            for update in batch:
+                yield update
+
+    async def update_batches(self) -> AsyncIterator[Sequence[Incoming]]:
+        """The messages queued when asked, together (see `BatchingChannel`)."""
         while True:
+            batch: list[Incoming] = []
             update = await self._incoming.get()
+            while update is not None:
+                batch.append(update)
+                if self._incoming.empty():
+                    break
+                update = self._incoming.get_nowait()
+            if batch:
+                yield batch
             if update is None:
                 return
-            yield update
 
     # --- sending ----------------------------------------------------------------------------
 

@@ -7,6 +7,7 @@ here is mocked between the adapter and HTTP. Database tests run on SQLite and Po
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from datetime import date, timedelta
@@ -16,6 +17,7 @@ from typing import Any
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
+from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 import bot.outbox
@@ -368,6 +370,83 @@ async def test_run_telegram_retries_update_when_handling_fails(
     await asyncio.wait_for(pump, 2)
 
     assert attempts == [str(update_id), str(update_id)]
+
+
+async def test_updates_of_one_poll_arrive_as_one_batch_confirmed_after_it(
+    tg: TelegramChannel, telegram_server: TelegramServer, session_maker: Sessions
+) -> None:
+    ids = [telegram_server.inject_message(chat, chat, "你好") for chat in (61, 62, 63)]
+    batches = tg.update_batches()
+
+    batch = await asyncio.wait_for(anext(batches), 2)
+    async with session_maker() as session:
+        before = await cursors.get_cursor(session, "telegram")
+    waiting = asyncio.ensure_future(anext(batches))  # handled: ask for the next
+    await asyncio.sleep(0.1)
+    async with session_maker() as session:
+        after = await cursors.get_cursor(session, "telegram")
+    waiting.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await waiting
+    await batches.aclose()
+
+    assert [incoming.update_id for incoming in batch] == [str(i) for i in ids]
+    assert (before, after) == (None, str(ids[-1] + 1))
+
+
+async def test_run_telegram_commits_a_poll_of_several_chats_together(
+    app: App, telegram_server: TelegramServer, clock: FrozenClock
+) -> None:
+    channel = telegram_channel(telegram_server, app.sessions, clock)
+    await channel.start()
+    chats = range(71, 79)
+    for chat in chats:
+        telegram_server.inject_message(chat, chat, "你好")
+    commits: list[int] = []
+    handled = asyncio.Event()
+
+    async def handle(incoming: Incoming) -> None:
+        await app.engine.handle(incoming)
+        commits.append(1)
+        if len(commits) == len(chats):
+            handled.set()
+
+    counted = Counted(app)
+    stop = asyncio.Event()
+    pump = asyncio.create_task(run_telegram(channel, handle, stop))
+    try:
+        await asyncio.wait_for(handled.wait(), 5)
+    finally:
+        stop.set()
+        await pump
+        await channel.stop()
+        counted.close()
+
+    assert counted.engine_commits == 1  # eight chats' first messages, one transaction
+
+
+class Counted:
+    """Counts the commits of transactions that wrote to the update ledger."""
+
+    def __init__(self, app: App) -> None:
+        self.engine_commits = 0
+        self._engine = app.database.sync_engine
+        self._ledger_written = False
+        event.listen(self._engine, "before_cursor_execute", self._seen)
+        event.listen(self._engine, "commit", self._committed)
+
+    def _seen(self, conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if statement.startswith("INSERT INTO processed_updates"):
+            self._ledger_written = True
+
+    def _committed(self, conn: Any) -> None:
+        if self._ledger_written:
+            self.engine_commits += 1
+            self._ledger_written = False
+
+    def close(self) -> None:
+        event.remove(self._engine, "before_cursor_execute", self._seen)
+        event.remove(self._engine, "commit", self._committed)
 
 
 # --- Webhook. ------------------------------------------------------------------------------
