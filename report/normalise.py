@@ -6,7 +6,6 @@ Only item text goes through `normalise_item`; fixed and configured text is print
 from __future__ import annotations
 
 import re
-import unicodedata
 from typing import Final
 
 # Character classes. "Wide" text is what the spec calls CJK: ideographs, CJK and full-width
@@ -21,15 +20,34 @@ _WIDE_RE: Final = re.compile(f"[{_HAN}{_CJK_PUNCT}{_SHARED_PUNCT}]")
 MAX_COUNT: Final = 2**63 - 1  # the largest figure a database column (BIGINT) holds
 FULL_WIDTH_DIGITS: Final = str.maketrans("０１２３４５６７８９", "0123456789")
 _LINE_BREAK_RE: Final = re.compile("\r\n|[\r\n\v\f\x1c\x1d\x1e\x85\u2028\u2029]")
+
+# What `_clean_line` does to single characters, as regex classes and a translate table, so
+# that a line is cleaned in C rather than character by character in Python.
+# Space separators: every character of Unicode category Zs other than " " itself (Unicode
+# 14, Python 3.11; test_normalise_fast_paths checks it against the running `unicodedata`).
+_OTHER_SPACES: Final = (
+    "\u00a0\u1680" + "".join(map(chr, range(0x2000, 0x200B))) + "\u202f\u205f\u3000"
+)
+_TAB_AND_SPACES: Final = "\t" + _OTHER_SPACES
+# Tabs and other spaces become " ", full-width digits ASCII ones.
+_SPACES_AND_DIGITS: Final = str.maketrans(
+    _TAB_AND_SPACES + "０１２３４５６７８９", " " * len(_TAB_AND_SPACES) + "0123456789"
+)
+_SPACE_OR_DIGIT_RE: Final = re.compile(f"[{_TAB_AND_SPACES}０-９]")
 # Invisible characters pasted from chat apps and web pages; they would also hide the
 # CJK–CJK adjacency that the spacing rule relies on. U+200D stays: it joins emoji (👨‍👩‍👧).
-_INVISIBLE: Final = frozenset(
+_INVISIBLE: Final = (
     "\u00ad\u180e\u200b\u200c\u200e\u200f\u202a\u202b\u202c\u202d\u202e"
     "\u2060\u2061\u2062\u2063\u2064\ufeff"
 )
 # Placeholders for protected spans (URLs, e-mails) live in Supplementary Private Use Area-B,
 # which is stripped from the input so that a placeholder can never collide with user text.
 _PLACEHOLDER_BASE: Final = 0x100000
+# Dropped: controls (Cc, fixed by Unicode's stability policy; tabs are spaces by then),
+# lone surrogates (Cs), the invisible characters and Private Use Area-B.
+_DROPPED_RE: Final = re.compile(
+    f"[\x00-\x1f\x7f-\x9f\ud800-\udfff{_INVISIBLE}{chr(_PLACEHOLDER_BASE)}-\U0010ffff]"
+)
 
 _URL_RE: Final = re.compile(
     rf"(?:(?:https?|ftp)://|www\.)[^\s<>\"'{_HAN}{_CJK_PUNCT}{_SHARED_PUNCT}]+", re.IGNORECASE
@@ -52,8 +70,15 @@ _LEADING_NUMBER_RE: Final = re.compile(
 _SIMPLE_PUNCT: Final = {",": "，", ";": "；", ":": "：", "?": "？", "!": "！"}
 _OPEN_PARENS: Final = "(（"
 _CLOSE_PARENS: Final = ")）"
+_PARENS: Final = _OPEN_PARENS + _CLOSE_PARENS
 _DOUBLE_QUOTES: Final = '"“”＂'
 _SINGLE_QUOTES: Final = "'‘’"
+# Every character `_convert_punctuation` may rewrite. Its passes visit only these positions,
+# found in one scan in C, instead of walking every character in Python. No pass turns a mark
+# of one kind (bracket, double quote, single quote, other) into another kind, so positions
+# found up front stay valid through all passes.
+_MARKS: Final = _PARENS + _DOUBLE_QUOTES + _SINGLE_QUOTES + "".join(_SIMPLE_PUNCT) + "."
+_MARKS_RE: Final = re.compile(f"[{re.escape(_MARKS)}]")
 
 _ELLIPSIS_RE: Final = re.compile(
     rf"(?<=[{_HAN}{_CJK_PUNCT}{_SHARED_PUNCT}])\.{{3,}}|\.{{3,}}(?=[{_HAN}{_CJK_PUNCT}])"
@@ -89,7 +114,8 @@ def normalise_item(text: str) -> str:
     joined = _LEADING_NUMBER_RE.sub("", joined, count=1)
     body, protected = _protect(joined)
     body = _convert_punctuation(body)
-    body = _DATE_RANGE_RE.sub("\\1—\\2", body)
+    if "月" in body:  # every date range has one; skips a slow scan
+        body = _DATE_RANGE_RE.sub("\\1—\\2", body)
     body = _SPACES_RE.sub(_space_or_nothing, body).strip()
     body = _DOUBLED_PUNCT_RE.sub("\\1", body)
     body = _end_sentence(body)
@@ -106,17 +132,14 @@ def parse_count(text: str) -> int | None:
 
 
 def _clean_line(line: str) -> str:
-    """Drop control, surrogate and invisible characters; turn every kind of space into ' '."""
-    kept: list[str] = []
-    for char in line.translate(FULL_WIDTH_DIGITS):
-        category = unicodedata.category(char)
-        if char == "\t" or category == "Zs":
-            kept.append(" ")
-        elif category in ("Cc", "Cs") or char in _INVISIBLE or ord(char) >= _PLACEHOLDER_BASE:
-            continue
-        else:
-            kept.append(char)
-    return "".join(kept).strip()
+    """Drop control, surrogate and invisible characters; turn every kind of space into ' '.
+
+    Also makes full-width digits ASCII. Most lines have nothing to translate, so the
+    (per-character, dictionary-driven) translate only runs when a regex finds something.
+    """
+    if _SPACE_OR_DIGIT_RE.search(line):
+        line = line.translate(_SPACES_AND_DIGITS)
+    return _DROPPED_RE.sub("", line).strip()
 
 
 def _protect(text: str) -> tuple[str, list[str]]:
@@ -135,8 +158,12 @@ def _protect(text: str) -> tuple[str, list[str]]:
             url = url[:-1]
         return hide(url) + tail
 
-    text = _URL_RE.sub(hide_url, text)
-    text = _EMAIL_RE.sub(lambda match: hide(match.group(0)), text)
+    # Every URL has "://" or "www." and every address "@"; most items have neither, and the
+    # patterns are slow to fail at each position.
+    if "://" in text or "." in text:
+        text = _URL_RE.sub(hide_url, text)
+    if "@" in text:
+        text = _EMAIL_RE.sub(lambda match: hide(match.group(0)), text)
     return text, protected
 
 
@@ -164,15 +191,19 @@ def _touches_wide(chars: list[str], index: int) -> bool:
 
 def _convert_punctuation(text: str) -> str:
     """Use full-width punctuation and paired curly quotes where the text around is Chinese."""
-    text = _ELLIPSIS_RE.sub("……", text)
+    if "..." in text:  # the pattern's lookbehind is slow to fail at every position
+        text = _ELLIPSIS_RE.sub("……", text)
+    marks = [match.start() for match in _MARKS_RE.finditer(text)]
+    if not marks:
+        return text
     chars = list(text)
-    _convert_parentheses(chars)
-    _pair_quotes(chars, [i for i, c in enumerate(chars) if c in _DOUBLE_QUOTES], "“", "”", "＂“”")
-    singles = [
-        i for i, c in enumerate(chars) if c in _SINGLE_QUOTES and not _is_apostrophe(chars, i)
-    ]
+    _convert_parentheses(chars, [i for i in marks if text[i] in _PARENS])
+    _pair_quotes(chars, [i for i in marks if text[i] in _DOUBLE_QUOTES], "“", "”", "＂“”")
+    singles = [i for i in marks if text[i] in _SINGLE_QUOTES and not _is_apostrophe(chars, i)]
     _pair_quotes(chars, singles, "‘", "’", "‘’")
-    for index, char in enumerate(chars):
+    # In text order, since a converted mark counts as Chinese for the marks after it.
+    for index in marks:
+        char = chars[index]
         if char in _SIMPLE_PUNCT and _touches_wide(chars, index):
             chars[index] = _SIMPLE_PUNCT[char]
         elif char == "." and _is_sentence_period(chars, index):
@@ -193,11 +224,15 @@ def _is_apostrophe(chars: list[str], index: int) -> bool:
     return before.isascii() and before.isalnum() and after.isascii() and after.isalpha()
 
 
-def _convert_parentheses(chars: list[str]) -> None:
-    """Make matching brackets full-width as a pair, so （WHO） never ends as （WHO)."""
+def _convert_parentheses(chars: list[str], positions: list[int]) -> None:
+    """Make matching brackets full-width as a pair, so （WHO） never ends as （WHO).
+
+    `positions` are the indexes of all brackets in `chars`, in order.
+    """
     stack: list[int] = []
     pairs: list[tuple[int, int]] = []
-    for index, char in enumerate(chars):
+    for index in positions:
+        char = chars[index]
         if char in _OPEN_PARENS:
             stack.append(index)
         elif char in _CLOSE_PARENS and stack:
@@ -213,7 +248,8 @@ def _convert_parentheses(chars: list[str]) -> None:
         )
         if chinese:
             chars[start], chars[end] = "（", "）"
-    for index, char in enumerate(chars):
+    for index in positions:
+        char = chars[index]
         if index not in paired and char in "()" and _touches_wide(chars, index):
             chars[index] = "（" if char == "(" else "）"
 

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import functools
+import io
+import re
 from copy import deepcopy
 from dataclasses import dataclass
-from typing import IO, Final
+from typing import IO, Final, cast
 
 from docx import Document
 from docx.document import Document as DocxDocument
@@ -12,6 +15,8 @@ from docx.enum.style import WD_STYLE_TYPE
 from docx.enum.text import WD_ALIGN_PARAGRAPH, WD_LINE_SPACING, WD_TAB_ALIGNMENT
 from docx.oxml import OxmlElement
 from docx.oxml.ns import qn
+from docx.oxml.text.paragraph import CT_P
+from docx.oxml.text.run import CT_R
 from docx.oxml.xmlchemy import BaseOxmlElement
 from docx.section import Section
 from docx.shared import Length, Mm, Pt, RGBColor
@@ -151,8 +156,8 @@ STYLES: Final = (
 
 def render_docx(draft: Draft, stream: IO[bytes]) -> None:
     """Write the draft to `stream` as a .docx document."""
-    document = Document()
-    _set_up_document(document, draft)
+    document = Document(io.BytesIO(_blank_bulletin()))
+    _set_properties(document, draft)
     _write_body(document, draft)
     document.save(stream)
 
@@ -166,12 +171,31 @@ def set_font(element: BaseOxmlElement, name: str) -> None:
         fonts.attrib.pop(qn(attribute), None)
 
 
-def _set_up_document(document: DocxDocument, draft: Draft) -> None:
+@functools.cache
+def _blank_bulletin() -> bytes:
+    """Return a .docx with the bulletin's styles, page and footers and no text.
+
+    Setting these up through python-docx costs about as much as writing a 300-item issue
+    (each `add_style` scans every style), and none of it depends on the draft: it is done once
+    per process and the saved result reopened for each draft, which costs what `Document()`
+    costs anyway. Saving and reopening leaves every part byte for byte as it was.
+    """
+    document = Document()
+    _set_up_document(document)
+    stream = io.BytesIO()
+    document.save(stream)
+    return stream.getvalue()
+
+
+def _set_properties(document: DocxDocument, draft: Draft) -> None:
     properties = document.core_properties
     properties.title = f"{draft.title} {draft.issue_line}"
     properties.author = draft.organisation
     properties.last_modified_by = draft.organisation
     properties.comments = ""
+
+
+def _set_up_document(document: DocxDocument) -> None:
     _set_defaults(document)
     for spec in STYLES:
         _add_style(document, spec)
@@ -268,34 +292,55 @@ def _set_up_page(section: Section) -> None:
 
 
 class _Writer:
-    """Append paragraphs to a document; styles and run properties are looked up only once.
+    """Append paragraphs to a document, building their XML from per-style prototypes.
 
-    python-docx resolves a style name by scanning every style on each paragraph, which makes a
-    300-item issue take about a second; resolving ids up front keeps rendering fast.
+    python-docx resolves a style name by scanning every style on each paragraph, finds the
+    end of the body by scanning all paragraphs written so far, and writes run text character
+    by character; copying a prototype paragraph and run (with the same elements and
+    attributes python-docx would write) makes a paragraph cost a few microseconds instead.
     """
 
     def __init__(self, document: DocxDocument) -> None:
         self._document = document
+        self._body = document.element.body
+        # New paragraphs go before the body's final w:sectPr, as python-docx puts them.
+        self._end = self._body.sectPr
         self._style_ids = {spec.name: document.styles[spec.name].style_id for spec in STYLES}
-        self._run_properties: dict[tuple[str, bool], BaseOxmlElement] = {}
+        self._paragraphs: dict[str, CT_P] = {}
+        self._runs: dict[tuple[str, bool], CT_R] = {}
 
     def paragraph(self, spec: _StyleSpec, text: str = "") -> Paragraph:
-        paragraph = self._document.add_paragraph()
-        paragraph._p.style = self._style_ids[spec.name]
+        paragraph = deepcopy(self._paragraph_prototype(spec))
         if text:
-            self.run(paragraph, text, spec)
-        return paragraph
+            self._append_run(paragraph, text, spec, bold=False)
+        if self._end is None:
+            self._body.append(paragraph)
+        else:
+            self._end.addprevious(paragraph)
+        return Paragraph(paragraph, self._document)
 
     def run(self, paragraph: Paragraph, text: str, spec: _StyleSpec, *, bold: bool = False) -> Run:
-        run = paragraph.add_run()
-        run._r.insert(0, deepcopy(self._properties(spec, bold)))
-        run.text = text
+        return Run(self._append_run(paragraph._p, text, spec, bold=bold), paragraph)
+
+    def _append_run(self, paragraph: CT_P, text: str, spec: _StyleSpec, *, bold: bool) -> CT_R:
+        run = deepcopy(self._run_prototype(spec, bold))
+        paragraph.append(run)
+        _set_run_text(run, text)
         return run
 
-    def _properties(self, spec: _StyleSpec, bold: bool) -> BaseOxmlElement:
-        """Return a w:rPr with the spec's fonts and size (and bold) to copy into each run."""
+    def _paragraph_prototype(self, spec: _StyleSpec) -> CT_P:
+        """Return an empty w:p with the spec's paragraph style, to copy for each paragraph."""
+        if spec.name not in self._paragraphs:
+            paragraph = cast(CT_P, OxmlElement("w:p"))  # as python-docx's add_paragraph()
+            paragraph.style = self._style_ids[spec.name]
+            self._paragraphs[spec.name] = paragraph
+        return self._paragraphs[spec.name]
+
+    def _run_prototype(self, spec: _StyleSpec, bold: bool) -> CT_R:
+        """Return an empty w:r with the spec's fonts and size (and bold), to copy into runs."""
         key = (spec.name, bold)
-        if key not in self._run_properties:
+        if key not in self._runs:
+            run = OxmlElement("w:r")
             properties = OxmlElement("w:rPr")
             fonts = {qn(attribute): spec.font for attribute in _FONT_ATTRIBUTES}
             properties.append(OxmlElement("w:rFonts", attrs=fonts))
@@ -303,8 +348,28 @@ class _Writer:
                 properties.append(OxmlElement("w:b"))
             half_points = str(round(spec.size.pt * 2))
             properties.append(OxmlElement("w:sz", attrs={qn("w:val"): half_points}))
-            self._run_properties[key] = properties
-        return self._run_properties[key]
+            run.append(properties)
+            self._runs[key] = cast(CT_R, run)
+        return self._runs[key]
+
+
+# Characters python-docx's `Run.text` writes as elements of their own (w:tab, w:br).
+_RUN_BREAK_RE: Final = re.compile("[\t\r\n]")
+_TEXT_TAG: Final = qn("w:t")
+_XML_SPACE: Final = qn("xml:space")
+
+
+def _set_run_text(run: CT_R, text: str) -> None:
+    """Write `text` into an empty run exactly as python-docx's `Run.text` would."""
+    if _RUN_BREAK_RE.search(text):
+        run.text = text  # python-docx splits at tabs and line breaks
+    elif text:
+        # One w:t, marked to keep its outer spaces when it has any (CT_R.add_t).
+        element = run.makeelement(_TEXT_TAG, {})
+        element.text = text
+        if len(text.strip()) < len(text):
+            element.set(_XML_SPACE, "preserve")
+        run.append(element)
 
 
 def _write_body(document: DocxDocument, draft: Draft) -> None:
