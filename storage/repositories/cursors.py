@@ -43,6 +43,10 @@ async def set_state(
     await session.execute(stmt)
 
 
+# Built once: `zhoubao status` asks for it every time (see issues.py).
+_STATES = select(ChannelState).order_by(ChannelState.channel)
+
+
 async def states(session: AsyncSession) -> list[ChannelState]:
-    result = await session.scalars(select(ChannelState).order_by(ChannelState.channel))
+    result = await session.scalars(_STATES)
     return list(result.all())

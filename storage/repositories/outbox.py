@@ -6,8 +6,9 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, func, select, update
+from sqlalchemy import CursorResult, bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import defer
 
 from storage.models import OutboxMessage, OutboxStatus
 from storage.repositories._upsert import built_for, insert_for
@@ -133,6 +134,28 @@ async def counts_by_status(session: AsyncSession) -> dict[str, int]:
     return {status: count for status, count in result.all()}
 
 
+# Built once: building a statement costs more than running it on SQLite (see issues.py).
+_FAILED_COUNT = select(func.count()).where(OutboxMessage.status == OutboxStatus.FAILED)
+# Three scalar subqueries in one round trip, each an index-only range scan of
+# (status, next_attempt_at). One scan with count(*) FILTER over `status IN (…) OR (…)` reads
+# the same rows but, on PostgreSQL, as a bitmap heap scan of every matching row's page (2.3 ms
+# against 0.2 ms on ten years of a 60-window hall); on SQLite it is 5 times slower too.
+_RECENT_COUNTS = select(
+    select(func.count())
+    .where(OutboxMessage.status == OutboxStatus.QUEUED)
+    .scalar_subquery()
+    .label(OutboxStatus.QUEUED.value),
+    _FAILED_COUNT.scalar_subquery().label(OutboxStatus.FAILED.value),
+    select(func.count())
+    .where(
+        OutboxMessage.status == OutboxStatus.SENT,
+        OutboxMessage.next_attempt_at >= bindparam("since"),
+    )
+    .scalar_subquery()
+    .label(OutboxStatus.SENT.value),
+)
+
+
 async def recent_counts(session: AsyncSession, since: datetime) -> dict[str, int]:
     """Queued and failed messages of all time, and those sent since `since`.
 
@@ -140,20 +163,12 @@ async def recent_counts(session: AsyncSession, since: datetime) -> dict[str, int
     a 60-window hall. These three counts are range scans of the (status, next_attempt_at)
     index: a sent message's last attempt is when it was sent.
     """
-    counts = {}
-    for status in (OutboxStatus.QUEUED, OutboxStatus.FAILED):
-        counts[status.value] = (
-            await session.scalar(select(func.count()).where(OutboxMessage.status == status)) or 0
-        )
-    counts[OutboxStatus.SENT.value] = (
-        await session.scalar(
-            select(func.count()).where(
-                OutboxMessage.status == OutboxStatus.SENT, OutboxMessage.next_attempt_at >= since
-            )
-        )
-        or 0
-    )
-    return counts
+    queued, failed, sent = (await session.execute(_RECENT_COUNTS, {"since": since})).one()
+    return {
+        OutboxStatus.QUEUED.value: int(queued),
+        OutboxStatus.FAILED.value: int(failed),
+        OutboxStatus.SENT.value: int(sent),
+    }
 
 
 async def defer_chat(
@@ -173,20 +188,24 @@ async def defer_chat(
     )
 
 
+# Newest first by id: a backward scan of the (status, id) index that stops after `limit` rows,
+# however many messages have failed over the years. A failed message keeps its document (a
+# draft that never reached the editor), which no reader of this list needs: it is not loaded.
+_FAILED_MESSAGES = (
+    select(OutboxMessage)
+    .options(defer(OutboxMessage.document, raiseload=True))
+    .where(OutboxMessage.status == OutboxStatus.FAILED)
+    .order_by(OutboxMessage.id.desc())
+    .limit(bindparam("limit"))
+)
+
+
 async def failed_messages(session: AsyncSession, limit: int = 20) -> list[OutboxMessage]:
-    """The most recent messages given up on, newest first."""
-    result = await session.scalars(
-        select(OutboxMessage)
-        .where(OutboxMessage.status == OutboxStatus.FAILED)
-        .order_by(OutboxMessage.id.desc())
-        .limit(limit)
-    )
+    """The most recent messages given up on, newest first, without their documents."""
+    result = await session.scalars(_FAILED_MESSAGES, {"limit": limit})
     return list(result.all())
 
 
 async def failed_count(session: AsyncSession) -> int:
     """Messages given up on (an index range scan)."""
-    count = await session.scalar(
-        select(func.count()).where(OutboxMessage.status == OutboxStatus.FAILED)
-    )
-    return count or 0
+    return int(await session.scalar(_FAILED_COUNT) or 0)

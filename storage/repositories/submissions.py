@@ -173,18 +173,23 @@ async def set_no_news(
     await session.flush()
 
 
+# Built once, as _WINDOW_ITEMS: both run on every status message and every window standing.
+_CONFIRMED_COUNTS = (
+    select(Item.window_id, func.count())
+    .where(Item.issue_id == bindparam("issue_id"), Item.status == ItemStatus.CONFIRMED)
+    .group_by(Item.window_id)
+)
+_WINDOW_REPORTS = select(WindowReport).where(WindowReport.issue_id == bindparam("issue_id"))
+
+
 async def confirmed_counts(session: AsyncSession, issue_id: int) -> dict[int, int]:
     """Window id → number of confirmed items in the issue."""
-    result = await session.execute(
-        select(Item.window_id, func.count())
-        .where(Item.issue_id == issue_id, Item.status == ItemStatus.CONFIRMED)
-        .group_by(Item.window_id)
-    )
+    result = await session.execute(_CONFIRMED_COUNTS, {"issue_id": issue_id})
     return {window_id: count for window_id, count in result.all()}
 
 
 async def window_reports(session: AsyncSession, issue_id: int) -> dict[int, WindowReport]:
-    result = await session.scalars(select(WindowReport).where(WindowReport.issue_id == issue_id))
+    result = await session.scalars(_WINDOW_REPORTS, {"issue_id": issue_id})
     return {report.window_id: report for report in result.all()}
 
 

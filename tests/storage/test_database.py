@@ -6,20 +6,28 @@ import asyncio
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, event, inspect, text
+from sqlalchemy import Connection, event, insert, inspect, text
 from sqlalchemy.engine.interfaces import ReflectedColumn
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from storage.database import alembic_config, create_engine, default_sqlite_url, migrate
+from storage.database import (
+    SQLITE_BEGIN_OPTION,
+    alembic_config,
+    create_engine,
+    default_sqlite_url,
+    migrate,
+)
 from storage.errors import StorageError
-from storage.models import Base
+from storage.models import Base, OutboxMessage, OutboxStatus
 
 REPOSITORY_ROOT = Path(__file__).resolve().parents[2]
 
@@ -123,6 +131,54 @@ async def test_outbox_id_is_a_64_bit_autoincrementing_key_on_postgresql(
         column = await connection.run_sync(id_column)
     assert (str(column["type"]), column["autoincrement"]) == ("BIGINT", True)
     assert "nextval" in str(column["default"])
+
+
+async def _downgrade(engine: AsyncEngine, revision: str) -> None:
+    cfg = alembic_config()
+
+    def run(connection: Connection) -> None:
+        cfg.attributes["connection"] = connection
+        command.downgrade(cfg, revision)
+
+    # As `migrate` does: SQLite's write lock first, and DDL inside the transaction.
+    async with engine.execution_options(**{SQLITE_BEGIN_OPTION: "BEGIN IMMEDIATE"}).begin() as c:
+        await c.run_sync(run)
+
+
+async def _outbox_indexes(engine: AsyncEngine) -> dict[str, list[str | None]]:
+    def read(connection: Connection) -> dict[str, list[str | None]]:
+        return {
+            str(index["name"]): list(index["column_names"])
+            for index in inspect(connection).get_indexes("outbox")
+        }
+
+    async with engine.connect() as connection:
+        return await connection.run_sync(read)
+
+
+async def test_outbox_status_index_becomes_status_id_and_back_when_0005_is_applied_and_undone(
+    engine: AsyncEngine,
+) -> None:
+    at = datetime(2022, 9, 16, 4, tzinfo=UTC)
+    row = {"channel": "telegram", "chat_id": "1", "user_id": "1", "payload": {}}
+    row |= {"status": OutboxStatus.FAILED, "created_at": at, "next_attempt_at": at}
+    async with engine.begin() as connection:
+        await connection.execute(insert(OutboxMessage), [row] * 3)
+    try:
+        await _downgrade(engine, "0004")
+        assert await _current_revisions(engine) == ["0004"]
+        downgraded = await _outbox_indexes(engine)
+        await migrate(engine)
+        upgraded = await _outbox_indexes(engine)
+    finally:
+        await migrate(engine)  # the database goes back to the pool of test databases at head
+
+    assert downgraded.get("ix_outbox_status") == ["status"]
+    assert "ix_outbox_status_id" not in downgraded
+    assert upgraded.get("ix_outbox_status_id") == ["status", "id"]
+    assert "ix_outbox_status" not in upgraded
+    async with engine.connect() as connection:
+        assert await connection.scalar(text("SELECT count(*) FROM outbox")) == 3
 
 
 _MIGRATE_SCRIPT = """
