@@ -202,6 +202,20 @@ class Measured:
     samples: int
     sent: int = 0  # sends the server answered 200
     sending_s: float = 0.0  # first send received → the end of sampling
+    beyond_one: tuple[str, ...] = ()  # the texts a chat received after its first message
+
+
+def beyond_one_per_chat(server: TelegramServer) -> tuple[str, ...]:
+    """What chats received beyond one message each: the fan-out sends one prompt a member."""
+    seen: set[str] = set()
+    extra: list[str] = []
+    for call in server.calls:
+        if call.method in FLOOD_METHODS and call.status == 200:
+            chat = str(call.params.get("chat_id"))
+            if chat in seen:
+                extra.append(str(call.params.get("text", call.method))[:40])
+            seen.add(chat)
+    return tuple(extra)
 
 
 async def run_zhoubao(
@@ -300,7 +314,8 @@ async def measure_fanout(
         samples = await run_zhoubao(config, server, peer, while_sending)
         sent = sent_ok(server)
         sending_s = time.monotonic() - first_send[0] if first_send else 0.0
-    return Measured(samples.rss_max, samples.hwm, samples.count, sent, sending_s), queued
+        extra = beyond_one_per_chat(server)
+    return Measured(samples.rss_max, samples.hwm, samples.count, sent, sending_s, extra), queued
 
 
 # --- Rows. ---------------------------------------------------------------------------------------
@@ -332,6 +347,12 @@ def run(context: Context, windows: int, idle_s: float, send_limit_s: float | Non
         f"{peak.samples} samples (VmHWM {peak.hwm:.1f} MB)"
         + (" — stopped early (quick mode), the peak so far." if partial else ".")
         + " MB = MiB; the target is met when VmHWM is below it."
+        + (
+            f" Beyond one message a chat: {len(peak.beyond_one)} "
+            f"({'; '.join(peak.beyond_one[:3])})."
+            if peak.beyond_one
+            else ""
+        )
     )
     return [
         Row(NAME, idle_case, "RSS max", idle.rss_max, "MB", "VmHWM", idle.hwm, TARGET,
