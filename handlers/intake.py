@@ -131,8 +131,7 @@ async def _handle_preview(ctx: StepContext, update: Incoming) -> Reply:
             ctx.send_to(Envelope(member_key(editor), Outgoing(messages.late_item(window.name))))
         return Reply([Outgoing(messages.SUBMITTED_LATE)], END)
     # An item outranks an earlier 本周无动态.
-    report = await submissions.window_report(ctx.session, issue.id, window.id)
-    if report is not None and report.no_news:
+    if await submissions.said_no_news(ctx.session, issue.id, window.id):
         await submissions.set_no_news(
             ctx.session, issue.id, window.id, False, ctx.member.id, ctx.now
         )
