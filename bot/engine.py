@@ -41,8 +41,9 @@ from handlers.menu import menu_for
 from handlers.registry import all_states
 from handlers.types import ChatKey, Choice, Envelope, Incoming, Outgoing
 from storage.database import SQLITE_BEGIN_OPTION, statements_inline
-from storage.models import ConversationState, Member, Role, Window
+from storage.models import Member, Role, Window
 from storage.repositories import conversations, members, outbox, windows
+from storage.repositories.conversations import StoredState
 
 logger = logging.getLogger(__name__)
 
@@ -225,7 +226,7 @@ class Engine:
         session: AsyncSession,
         update: Incoming,
         member: Member | None,
-        row: ConversationState | None,
+        row: StoredState | None,
         now: datetime,
         memo: dict[str, Any],
     ) -> _Outcome:
@@ -262,7 +263,7 @@ class Engine:
         session: AsyncSession,
         update: Incoming,
         member: Member | None,
-        row: ConversationState | None,
+        row: StoredState | None,
         now: datetime,
         memo: dict[str, Any],
     ) -> _Outcome:
@@ -326,7 +327,7 @@ class Engine:
         return outcome
 
     def _current(
-        self, row: ConversationState | None, now: datetime
+        self, row: StoredState | None, now: datetime
     ) -> tuple[str | None, dict[str, Any], list[Outgoing]]:
         """The state to continue from, its data, and any notice (a timed-out conversation)."""
         if row is None:

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, delete, select
+from sqlalchemy import CursorResult, Table, bindparam, delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import ConversationState, ProcessedUpdate
@@ -47,20 +48,41 @@ async def mark_processed_many(
     return {(channel, update_id) for channel, update_id in result.all()}
 
 
+@dataclass(frozen=True, slots=True)
+class StoredState:
+    """A chat's saved step, as the engine reads it to continue the conversation."""
+
+    state: str
+    data: dict[str, Any]
+    updated_at: datetime
+
+
+_STATES = cast(Table, ConversationState.__table__)
+# Rows, not mapped objects: a batch reads up to 256 of them and needs three columns.
+_STATES_OF_CHATS = select(
+    _STATES.c.channel,
+    _STATES.c.chat_id,
+    _STATES.c.user_id,
+    _STATES.c.state,
+    _STATES.c.data,
+    _STATES.c.updated_at,
+).where(_STATES.c.chat_id.in_(bindparam("chat_ids", expanding=True)))
+
+
 async def load_states(
     session: AsyncSession, keys: Sequence[tuple[str, str, str]]
-) -> dict[tuple[str, str, str], ConversationState]:
+) -> dict[tuple[str, str, str], StoredState]:
     """The states of several (channel, chat_id, user_id) chats, in one query."""
     if not keys:
         return {}
     wanted = set(keys)
-    result = await session.scalars(
-        select(ConversationState).where(
-            ConversationState.chat_id.in_({chat_id for _, chat_id, _ in wanted})
-        )
-    )
-    found = {(r.channel, r.chat_id, r.user_id): r for r in result}
-    return {key: row for key, row in found.items() if key in wanted}
+    chat_ids = sorted({chat_id for _, chat_id, _ in wanted})
+    result = await session.execute(_STATES_OF_CHATS, {"chat_ids": chat_ids})
+    return {
+        (channel, chat_id, user_id): StoredState(state, data, updated_at)
+        for channel, chat_id, user_id, state, data, updated_at in result.all()
+        if (channel, chat_id, user_id) in wanted
+    }
 
 
 async def load_state(
