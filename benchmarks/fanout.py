@@ -323,6 +323,17 @@ class FanoutResult:
         )
 
 
+async def open_bench_app(db_url: str, workdir: Path) -> App:
+    """zhoubao with the default configuration (written to `workdir`) on the database `db_url`."""
+    config_path = workdir / "zhoubao.toml"
+    write_default_config(config_path)
+    config = load_config(config_path)
+    config = config.model_copy(
+        update={"storage": config.storage.model_copy(update={"url": db_url})}
+    )
+    return await open_app(config, SystemClock(config.schedule.zone()).now)
+
+
 async def prepare(app: App, windows: int, now: datetime) -> tuple[list[str], int]:
     """Configure `windows` windows with two Telegram members each, open the issue.
 
@@ -409,14 +420,8 @@ async def fanout(
     backend: str, db_url: str, workdir: Path, windows: int, speedup: float
 ) -> FanoutResult:
     """Run the fan-out once on a fresh database at `db_url`."""
-    config_path = workdir / "zhoubao.toml"
-    write_default_config(config_path)
-    config = load_config(config_path)
-    config = config.model_copy(
-        update={"storage": config.storage.model_copy(update={"url": db_url})}
-    )
-    clock = SystemClock(config.schedule.zone()).now
-    app = await open_app(config, clock)
+    app = await open_bench_app(db_url, workdir)
+    clock = app.clock
     try:
         started = time.perf_counter()
         chat_ids, queued = await prepare(app, windows, clock())

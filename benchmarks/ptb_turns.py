@@ -338,13 +338,12 @@ def check_server_sends(report: ServerReport, chat_ids: list[int]) -> None:
         )
 
 
-# --- A run from the command line: python -m benchmarks.ptb_turns ----------------------------
-
 # The fan-out helper has no "no limits" setting: limits this high are never reached.
 NO_LIMITS: Final = (1e9, 0.0)
 
 
-async def _against_server(chats: int, persistence_file: Path) -> TurnStats:
+async def ptb_turns_over_loopback(chats: int, persistence_file: Path) -> TurnStats:
+    """`ptb_turns` against the loopback Bot API server, run in a process of its own."""
     # Imported here: the stubbed run needs none of zhoubao's application code.
     from benchmarks.fanout import ServerReport, telegram_server_process
 
@@ -354,6 +353,9 @@ async def _against_server(chats: int, persistence_file: Path) -> TurnStats:
         stats = await ptb_turns(chats, base_url=origin, persistence_file=persistence_file)
     check_server_sends(report, [FIRST_CHAT_ID + i for i in range(chats)])
     return stats
+
+
+# --- A run from the command line: python -m benchmarks.ptb_turns ----------------------------
 
 
 def _show(label: str, stats: TurnStats) -> None:
@@ -372,7 +374,7 @@ def main() -> None:
                 ptb_turns(chats, base_url=None, persistence_file=Path(directory) / "stub.pickle")
             )
             _show(f"{chats} chats, stubbed", stubbed)
-            served = asyncio.run(_against_server(chats, Path(directory) / "server.pickle"))
+            served = asyncio.run(ptb_turns_over_loopback(chats, Path(directory) / "server.pickle"))
             _show(f"{chats} chats, loopback", served)
 
 

@@ -32,14 +32,18 @@ from typing import Any, Final
 
 from sqlalchemy import event, func, select
 
-from benchmarks.fanout import MEMBERS_PER_WINDOW, prepare
+from benchmarks.fanout import MEMBERS_PER_WINDOW, open_bench_app, prepare
 from benchmarks.framework import Benchmark, Context, Row, scratch_postgres
-from benchmarks.ptb_turns import STEP_TEXTS, LoopTicker, TurnStats, ptb_turns
-from bot.app import App, open_app, settle_after_start
-from bot.config import load_config, write_default_config
+from benchmarks.ptb_turns import (
+    STEP_TEXTS,
+    LoopTicker,
+    TurnStats,
+    ptb_turns,
+    ptb_turns_over_loopback,
+)
+from bot.app import App, settle_after_start
 from bot.engine import MAX_BATCH
 from handlers.types import ChannelKind, ChatKey, Incoming
-from scheduler.clock import SystemClock
 from storage.models import ConversationState, Item, OutboxMessage
 
 NAME: Final = "turns"
@@ -76,14 +80,8 @@ def counted_commits(app: App) -> Iterator[list[int]]:
 
 async def zhoubao_turns(backend: str, db_url: str, workdir: Path, chats: int) -> EngineRun:
     """Run the entry turn, then the three measured intake turns, for `chats` chats."""
-    config_path = workdir / "zhoubao.toml"
-    write_default_config(config_path)
-    config = load_config(config_path)
-    config = config.model_copy(
-        update={"storage": config.storage.model_copy(update={"url": db_url})}
-    )
-    clock = SystemClock(config.schedule.zone()).now
-    app = await open_app(config, clock)
+    app = await open_bench_app(db_url, workdir)
+    clock = app.clock
     try:
         chat_ids, _ = await prepare(app, chats // MEMBERS_PER_WINDOW, clock())
         settle_after_start()  # as `zhoubao run` does once it has started
@@ -150,19 +148,9 @@ async def zhoubao_on_postgres(server_url: str, workdir: Path, chats: int) -> Eng
 
 
 async def _peer(chats: int, workdir: Path, loopback: bool) -> TurnStats:
-    pickle = workdir / ("loopback.pickle" if loopback else "stubbed.pickle")
-    if not loopback:
-        return await ptb_turns(chats, base_url=None, persistence_file=pickle)
-    # The same loopback server as the fan-out, with limits that are never reached.
-    from benchmarks.fanout import ServerReport, telegram_server_process
-    from benchmarks.ptb_turns import FIRST_CHAT_ID, NO_LIMITS, check_server_sends
-
-    report = ServerReport()
-    async with telegram_server_process(NO_LIMITS, 1.0, report) as address:
-        origin = address.base_url.removesuffix("/bot")
-        stats = await ptb_turns(chats, base_url=origin, persistence_file=pickle)
-    check_server_sends(report, [FIRST_CHAT_ID + i for i in range(chats)])
-    return stats
+    if loopback:
+        return await ptb_turns_over_loopback(chats, workdir / "loopback.pickle")
+    return await ptb_turns(chats, base_url=None, persistence_file=workdir / "stubbed.pickle")
 
 
 # --- Rows. -------------------------------------------------------------------------------------
