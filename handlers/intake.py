@@ -21,6 +21,7 @@ from storage.models import ItemStatus
 from storage.repositories import submissions
 
 SUBSECTION_PREFIX = "sub:"
+_ITEM_COUNT = "intake.item_count"  # a step's memo: the window's items, counted just now
 
 
 async def start_intake(ctx: StepContext) -> Reply:
@@ -130,8 +131,10 @@ async def _handle_preview(ctx: StepContext, update: Incoming) -> Reply:
         for editor in await editors(ctx.session):
             ctx.send_to(Envelope(member_key(editor), Outgoing(messages.late_item(window.name))))
         return Reply([Outgoing(messages.SUBMITTED_LATE)], END)
+    items, no_news = await submissions.window_standing(ctx.session, issue.id, window.id)
+    ctx.memo[_ITEM_COUNT] = items  # for the next prompt: 已交 n 条
     # An item outranks an earlier 本周无动态.
-    if await submissions.said_no_news(ctx.session, issue.id, window.id):
+    if no_news:
         await submissions.set_no_news(
             ctx.session, issue.id, window.id, False, ctx.member.id, ctx.now
         )
@@ -139,6 +142,8 @@ async def _handle_preview(ctx: StepContext, update: Incoming) -> Reply:
 
 
 async def _window_count(ctx: StepContext) -> int:
+    if _ITEM_COUNT in ctx.memo:
+        return int(ctx.memo[_ITEM_COUNT])
     issue = await open_issue(ctx)
     window = await member_window(ctx)
     return await submissions.window_item_count(ctx.session, issue.id, window.id)

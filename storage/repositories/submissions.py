@@ -168,10 +168,17 @@ async def window_report(
     return await session.get(WindowReport, (issue_id, window_id))
 
 
-async def said_no_news(session: AsyncSession, issue_id: int, window_id: int) -> bool:
-    """Whether the window answered 本周无动态 for the issue."""
+_STANDING = select(
+    _WINDOW_ITEM_COUNT.scalar_subquery().label("items"),
+    _NO_NEWS.scalar_subquery().label("no_news"),
+)
+
+
+async def window_standing(session: AsyncSession, issue_id: int, window_id: int) -> tuple[int, bool]:
+    """The window's confirmed items in the issue, and whether it said 本周无动态: one statement."""
     params = {"issue_id": issue_id, "window_id": window_id}
-    return bool(await session.scalar(_NO_NEWS, params))
+    items, no_news = (await session.execute(_STANDING, params)).one()
+    return int(items), bool(no_news)
 
 
 async def set_no_news(

@@ -138,16 +138,16 @@ async def test_failed_step_rolled_back_alone_when_it_wrote_first(
 ) -> None:
     people = await _staff_at_preview(app, channel, 4)
     unlucky = people[2]
-    real_said_no_news = submissions.said_no_news
+    real_window_standing = submissions.window_standing
 
     async def fail_third(session: AsyncSession, *args: Any) -> Any:
         # Runs just after the step added its item: the third person's step fails having written.
         newest = await session.scalar(select(Item.text).order_by(Item.id.desc()).limit(1))
         if newest is not None and newest.endswith("（2号）"):
             raise RuntimeError("disk on fire")
-        return await real_said_no_news(session, *args)
+        return await real_window_standing(session, *args)
 
-    monkeypatch.setattr(submissions, "said_no_news", fail_third)
+    monkeypatch.setattr(submissions, "window_standing", fail_third)
     with counted_commits(app) as commits:
         results = await _together(app, [p.incoming(choice="confirm") for p in people])
 
