@@ -50,6 +50,10 @@ STATUS_OUTBOX: Final = "待发消息：排队 {queued}，近 7 天已发送 {sen
 RUN_STARTED: Final = "zhoubao 已启动（数据库 {database}，时区 {zone}）。按 Ctrl-C 停止。"
 RUN_STOPPED: Final = "zhoubao 已停止。"
 BENCH_FAILED: Final = "有基准测试出错，详见上面的输出。"
+BENCH_NEEDS_CHECKOUT: Final = (
+    "zhoubao bench 需要 zhoubao 的源码目录（其中的 tests/channels 提供本机的 Telegram "
+    "和微信对端），请在源码目录中用 pip install -e 安装后再运行。"
+)
 DEMO_START: Final = "演示：在临时目录 {path} 中模拟一周的报送。"
 DEMO_DONE: Final = "演示完成，用时 {seconds:.1f} 秒。"
 INTERRUPTED: Final = "已中断。"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import re
 import subprocess
@@ -172,6 +173,25 @@ def test_help_lists_every_command_when_run_as_program(tmp_path: Path) -> None:
             continue  # listed by `zhoubao issue --help`, below
         assert re.search(rf"^\s+{path}\s", result.stdout, re.MULTILINE), path
         assert help_text is not None and help_text in result.stdout, path
+
+
+def test_bench_runs_a_benchmark_with_peers_when_started_outside_the_checkout(
+    tmp_path: Path,
+) -> None:
+    out = tmp_path / "results"
+    result = subprocess.run(
+        [*_zhoubao_command(), "bench", "--quick", "--only", "turns", "--out", str(out)],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,  # not the checkout: tests/ (the loopback peers) is not on the path here
+        env={k: v for k, v in os.environ.items() if k != "ZHOUBAO_TEST_DATABASE_URL"},
+        check=False,
+        timeout=300,
+    )
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    rows = json.loads((out / "results.json").read_text(encoding="utf-8"))["rows"]
+    assert {row["benchmark"] for row in rows} == {"turns"}
 
 
 def test_issue_help_lists_open_with_example_when_asked(capsys: pytest.CaptureFixture[str]) -> None:
