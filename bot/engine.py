@@ -311,15 +311,13 @@ class Engine:
         if to_save is None:
             outcome.clear_state = row is not None
         else:
-            outcome.state = {
-                "channel": key.channel.value,
-                "chat_id": key.chat_id,
-                "user_id": key.user_id,
-                "conversation": self._states[to_save][0].name,
-                "state": to_save,
-                "data": ctx.data,
-                "updated_at": now,
-            }
+            outcome.state = conversations.state_row(
+                *_state_key(update),
+                conversation=self._states[to_save][0].name,
+                state=to_save,
+                data=ctx.data,
+                now=now,
+            )
         logger.info(
             "update handled",
             extra={"update_id": update.update_id, "from": current, "to": next_state},

@@ -73,7 +73,6 @@ def create_engine(url: str) -> AsyncEngine:
                 "an SQLite database must be a file, e.g. sqlite+aiosqlite:///data/zhoubao.sqlite3"
             )
         Path(database).parent.mkdir(parents=True, exist_ok=True)
-
         engine = create_async_engine(parsed, async_creator=partial(sqlite_driver.connect, database))
         _configure_sqlite(engine)
         return engine

@@ -7,24 +7,18 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, Table, bindparam, delete, select
+from sqlalchemy import Table, bindparam, delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import ConversationState, ProcessedUpdate
-from storage.repositories._upsert import built_for, insert_for
+from storage.repositories._upsert import built_for
 
 
 async def mark_processed(
     session: AsyncSession, channel: str, update_id: str, now: datetime
 ) -> bool:
     """Record the update as handled; False if it was handled before (a redelivery)."""
-    stmt = (
-        insert_for(session, ProcessedUpdate)
-        .values(channel=channel, update_id=update_id, processed_at=now)
-        .on_conflict_do_nothing(index_elements=["channel", "update_id"])
-    )
-    result = await session.execute(stmt)
-    return bool(cast(CursorResult[Any], result).rowcount)
+    return (channel, update_id) in await mark_processed_many(session, [(channel, update_id)], now)
 
 
 def _build_ledger_insert(insert: Callable[..., Any]) -> Any:
@@ -109,20 +103,32 @@ async def save_state(
     data: dict[str, Any],
     now: datetime,
 ) -> None:
-    await save_states(
-        session,
-        [
-            {
-                "channel": channel,
-                "chat_id": chat_id,
-                "user_id": user_id,
-                "conversation": conversation,
-                "state": state,
-                "data": data,
-                "updated_at": now,
-            }
-        ],
+    row = state_row(
+        channel, chat_id, user_id, conversation=conversation, state=state, data=data, now=now
     )
+    await save_states(session, [row])
+
+
+def state_row(
+    channel: str,
+    chat_id: str,
+    user_id: str,
+    *,
+    conversation: str,
+    state: str,
+    data: dict[str, Any],
+    now: datetime,
+) -> dict[str, Any]:
+    """The conversation_states row that saves a chat at `state`, for `save_states`."""
+    return {
+        "channel": channel,
+        "chat_id": chat_id,
+        "user_id": user_id,
+        "conversation": conversation,
+        "state": state,
+        "data": data,
+        "updated_at": now,
+    }
 
 
 def _build_state_upsert(insert: Callable[..., Any]) -> Any:
@@ -139,7 +145,7 @@ def _build_state_upsert(insert: Callable[..., Any]) -> Any:
 
 
 async def save_states(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
-    """Insert or replace conversation states: dicts with every column of the table."""
+    """Insert or replace conversation states (`state_row`s)."""
     if rows:
         await session.execute(built_for(session, "state_upsert", _build_state_upsert), rows)
 
