@@ -58,8 +58,7 @@ async def pump_updates(
                     by_chat.setdefault(incoming.key, []).append(incoming)
                 await asyncio.gather(*(in_order(updates) for updates in by_chat.values()))
         finally:
-            # A cancelled pump closes the generator now, not whenever it is collected.
-            await batches.aclose()
+            await _close(batches)
 
     pumping = asyncio.create_task(pump())
     stopping = asyncio.create_task(stop.wait())
@@ -73,19 +72,10 @@ async def pump_updates(
                 await task
 
 
-async def _batches(channel: Channel) -> AsyncGenerator[Sequence[Incoming], None]:
+def _batches(channel: Channel) -> AsyncIterator[Sequence[Incoming]]:
     """The channel's updates in the batches it offers, else one by one."""
     batched = getattr(channel, "update_batches", None)  # see BatchingChannel
-    source: AsyncIterator[Sequence[Incoming]] = (
-        batched() if batched is not None else _singly(channel.updates())
-    )
-    try:
-        async for batch in source:
-            yield batch
-    finally:
-        close = getattr(source, "aclose", None)
-        if close is not None:
-            await close()
+    return batched() if batched is not None else _singly(channel.updates())
 
 
 async def _singly(updates: AsyncIterator[Incoming]) -> AsyncGenerator[Sequence[Incoming], None]:
@@ -93,6 +83,11 @@ async def _singly(updates: AsyncIterator[Incoming]) -> AsyncGenerator[Sequence[I
         async for incoming in updates:
             yield (incoming,)
     finally:
-        close = getattr(updates, "aclose", None)
-        if close is not None:
-            await close()
+        await _close(updates)
+
+
+async def _close(iterator: AsyncIterator[object]) -> None:
+    """Close a generator now (a cancelled pump), not whenever it is collected."""
+    close = getattr(iterator, "aclose", None)
+    if close is not None:
+        await close()
