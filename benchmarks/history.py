@@ -27,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from benchmarks.corpus import item_text, short_name, window_name
 from benchmarks.framework import Benchmark, Context, Row, percentile, scratch_postgres
 from handlers.editor import status_text
+from scheduler.clock import SHANGHAI
 from storage.database import create_engine, migrate, session_factory
 from storage.models import (
     ChannelState,
@@ -353,7 +354,7 @@ async def status_queries(session: AsyncSession, _: int) -> None:
     """What `zhoubao status` asks the database (bot/cli.py cmd_status)."""
     issue = await issues.current_issue(session)
     assert issue is not None
-    await status_text(session, issue)
+    await status_text(session, issue, SHANGHAI)
     await outbox.recent_counts(session, issue.opened_at - RECENT)
     await outbox.failed_messages(session, limit=10)
     await cursors.states(session)

@@ -33,7 +33,7 @@ class App:
     settings: HandlerSettings
     engine: Engine
     calendar: WorkCalendar
-    numbering: NumberingDefaults
+    numbering: NumberingDefaults | None
     clock: Callable[[], datetime]
     week: WeekSettings
 
@@ -57,14 +57,19 @@ async def open_app(config: Config, clock: Callable[[], datetime] | None = None) 
             session,
             [WindowSpec(w.name, w.short_name, w.order) for w in config.windows_in_order()],
         )
-    settings = HandlerSettings(
-        template=config.bulletin.to_template(), timezone_name=config.schedule.timezone
-    )
     calendar = WorkCalendar(
         frozenset(config.schedule.extra_holidays), frozenset(config.schedule.extra_workdays)
     )
-    numbering = NumberingDefaults(
-        config.numbering.year, config.numbering.next_number, config.numbering.next_total
+    settings = HandlerSettings(
+        template=config.bulletin.to_template(),
+        timezone_name=config.schedule.timezone,
+        is_workday=calendar.is_workday,
+    )
+    configured = config.numbering
+    numbering = (
+        None
+        if configured is None
+        else NumberingDefaults(configured.year, configured.next_number, configured.next_total)
     )
     schedule = config.schedule
     rules = ScheduleRules(

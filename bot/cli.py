@@ -10,11 +10,12 @@ import os
 import signal
 import sys
 from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import messages
 from bot.app import App, open_app_from, settle_after_start
@@ -31,8 +32,20 @@ from handlers.common import period_of
 from handlers.drafts import issue_line
 from handlers.editor import status_text
 from handlers.types import ChannelKind
+from report.dates import format_moment, format_period
 from report.errors import DraftError
-from scheduler.jobs import IssueNumberTaken, NoWorkingDays, open_issue
+from report.messages import ISSUE_LINE
+from scheduler.jobs import (
+    DeadlinePassed,
+    IssueNumberTaken,
+    NoWorkingDays,
+    OpenedIssue,
+    next_issue,
+    open_week,
+    week_to_open,
+)
+from scheduler.numbering import DerivedNumbers, NumberSource
+from scheduler.plan import WeekPlan
 from storage.models import Role
 from storage.repositories import cursors, issues, outbox, windows
 
@@ -111,6 +124,10 @@ async def cmd_run(args: argparse.Namespace) -> None:
             ),
             flush=True,
         )
+        async with app.sessions() as session:
+            first = await _first_issue_text(app, session, messages.RUN_FIRST_ISSUE)
+        if first is not None:
+            print(first, flush=True)
         web_app = web_application(app, channels)
         site_runner = None
         if web_app is not None:
@@ -199,31 +216,95 @@ async def cmd_invite(args: argparse.Namespace) -> None:
 async def cmd_issue_open(args: argparse.Namespace) -> None:
     day = _parse_date(args.date) if args.date else None
     async with _opened(args) as app:
-        day = day or app.clock().date()
+        now = app.clock()
+        try:
+            plan = week_to_open(app.week, now, day)
+        except NoWorkingDays as empty:
+            raise UsageError(messages.NO_WORKING_DAYS.format(day=empty)) from None
+        except DeadlinePassed as passed:
+            if not args.past:
+                raise UsageError(_deadline_passed(app, passed.plan)) from None
+            plan = passed.plan
         async with app.sessions() as session, session.begin():
             try:
-                opened = await open_issue(
-                    session,
-                    app.calendar,
-                    day,
-                    app.numbering,
-                    app.clock(),
-                    number=args.number,
-                    total_number=args.total,
+                opened = await open_week(
+                    session, app.week, plan, now, number=args.number, total_number=args.total
                 )
-            except NoWorkingDays:
-                raise UsageError(messages.NO_WORKING_DAYS.format(day=day)) from None
             except IssueNumberTaken as taken:
                 raise UsageError(messages.NUMBER_TAKEN.format(numbers=taken)) from None
-            issue = opened.issue
-            template = messages.ISSUE_OPENED if opened.created else messages.ISSUE_EXISTS
-            print(
-                template.format(
-                    issue_line=issue_line(issue),
-                    period=period_of(issue),
-                    windows=opened.windows_prompted,
-                )
-            )
+        print(_opened_text(app, opened, plan))
+
+
+def _moment(app: App, moment: datetime) -> str:
+    return format_moment(moment.astimezone(app.week.rules.zone))
+
+
+def _deadline_passed(app: App, plan: WeekPlan) -> str:
+    period = format_period(plan.period.start, plan.period.end)
+    return messages.DEADLINE_PASSED.format(period=period, deadline=_moment(app, plan.deadline))
+
+
+def _opened_text(app: App, opened: OpenedIssue, plan: WeekPlan) -> str:
+    """What `zhoubao issue open` says: the issue, its deadline, when windows hear of it."""
+    issue = opened.issue
+    fields = {
+        "issue_line": issue_line(issue),
+        "period": period_of(issue),
+        "deadline": _moment(app, plan.deadline),
+        "windows": opened.windows_prompted,
+    }
+    if not opened.created:
+        return messages.ISSUE_EXISTS.format(**fields)
+    if plan.deadline <= app.clock():
+        text = messages.ISSUE_OPENED_PAST.format(**fields)
+    elif opened.prompt_at is not None:
+        text = messages.ISSUE_OPENED_AHEAD.format(
+            **fields, prompt_at=_moment(app, opened.prompt_at)
+        )
+    else:
+        text = messages.ISSUE_OPENED.format(**fields)
+    note = _numbers_note(opened.numbers)
+    return f"{text}\n{note}" if note else text
+
+
+def _numbers_note(numbers: DerivedNumbers | None) -> str | None:
+    """How a first issue's numbers were derived, when the administrator may not expect them."""
+    if numbers is None:
+        return None
+    if numbers.source == NumberSource.FIRST:
+        return messages.NUMBERS_FIRST.format(year=numbers.year)
+    if numbers.source == NumberSource.CONFIGURED_OTHER_YEAR and numbers.defaults is not None:
+        conf = numbers.defaults
+        return messages.NUMBERS_OTHER_YEAR.format(
+            conf_year=conf.year,
+            conf_number=conf.next_number,
+            conf_total=conf.next_total,
+            year=numbers.year,
+            total=numbers.total,
+        )
+    return None
+
+
+async def _first_issue_text(app: App, session: AsyncSession, template: str) -> str | None:
+    """The first issue, when and how it will open, before any issue exists (else None)."""
+    if await issues.last_issue(session) is not None:
+        return None
+    upcoming = await next_issue(session, app.week, app.clock())
+    if upcoming is None:
+        return messages.NO_ISSUE_NO_WEEK
+    numbers, plan = upcoming.numbers, upcoming.plan
+    text = template.format(
+        issue_line=ISSUE_LINE.format(year=numbers.year, number=numbers.number, total=numbers.total),
+        period=format_period(plan.period.start, plan.period.end),
+        prompting=(
+            messages.PROMPT_AT.format(moment=_moment(app, plan.open_at))
+            if plan.open_at > app.clock()
+            else messages.PROMPT_AT_ONCE
+        ),
+        deadline=_moment(app, plan.deadline),
+    )
+    note = _numbers_note(numbers)
+    return f"{text}\n{note}" if note else text
 
 
 async def cmd_issue_number(args: argparse.Namespace) -> None:
@@ -254,8 +335,9 @@ async def cmd_status(args: argparse.Namespace) -> None:
         async with app.sessions() as session:
             issue = await issues.current_issue(session)
             if issue is None:
-                raise UsageError(messages.NO_ISSUE)
-            print(await status_text(session, issue))
+                print(await _first_issue_text(app, session, messages.NO_ISSUE_YET))
+            else:
+                print(await status_text(session, issue, app.week.rules.zone))
             counts = await outbox.recent_counts(session, app.clock() - RECENT)
             failed_rows = await outbox.failed_messages(session, limit=10)
             channel_states = await cursors.states(session)
@@ -380,12 +462,17 @@ def build_parser() -> argparse.ArgumentParser:
     issue_commands = issue.add_subparsers(dest="issue_command", metavar="子命令", required=True)
     open_cmd = add(
         "open",
-        "开启某日所在一周的周报，并通知各窗口报送。",
-        "zhoubao issue open --date 2022-09-14",
+        "开启截止时间未到的一期（或 --date 那一周），到开启时间通知各窗口报送。",
+        "zhoubao issue open",
         cmd_issue_open,
         issue_commands,
     )
-    open_cmd.add_argument("--date", help="该周内任一天，YYYY-MM-DD（默认今天）")
+    open_cmd.add_argument("--date", help="该周内任一天，YYYY-MM-DD（默认：截止时间未到的最近一周）")
+    open_cmd.add_argument(
+        "--past",
+        action="store_true",
+        help="补开截止时间已过的一周：不通知窗口，随即截止并汇编草稿",
+    )
     open_cmd.add_argument("--number", type=int, help="本年期号（默认自动顺延）")
     open_cmd.add_argument("--total", type=int, help="总期号（默认自动顺延）")
     number_cmd = add(

@@ -658,7 +658,7 @@ class Config(_Section):
     """The whole configuration file."""
 
     bulletin: BulletinConfig
-    numbering: NumberingConfig
+    numbering: NumberingConfig | None = None  # absent: the first issue is its year's 第1期
     schedule: ScheduleConfig = Field(default_factory=ScheduleConfig)
     windows: Annotated[tuple[WindowConfig, ...], Field(min_length=1)]
     storage: StorageConfig = Field(default_factory=StorageConfig)

@@ -55,11 +55,18 @@ async def run_demo(directory: Path | None, *, verbose: bool = True) -> DemoResul
     data_dir = directory or Path(tempfile.mkdtemp(prefix="zhoubao-demo-"))
     config_path = data_dir / "zhoubao.toml"
     write_default_config(config_path)
+    script = tomllib.loads(SCRIPT.read_text(encoding="utf-8"))
+    with config_path.open("a", encoding="utf-8") as config_file:
+        # The demo replays the reference issue, so it continues the reference's numbering.
+        numbering = script["numbering"]
+        config_file.write(
+            f"\n[numbering]\nyear = {numbering['year']}\n"
+            f"next_number = {numbering['next_number']}\nnext_total = {numbering['next_total']}\n"
+        )
     sink: TextIO = sys.stdout if verbose else io.StringIO()
     transcript = io.StringIO()
     out = _Tee(sink, transcript)
     print(messages.DEMO_START.format(path=data_dir))
-    script = tomllib.loads(SCRIPT.read_text(encoding="utf-8"))
     app = await open_app_from(config_path)
     try:
         codes = await _invite_everyone(app, script["people"])

@@ -22,15 +22,50 @@ INVITE_CREATED: Final = (
 UNKNOWN_WINDOW: Final = "找不到窗口“{name}”。可用的窗口：{names}"
 WINDOW_REQUIRED: Final = "报送人员（staff）的邀请码必须用 --window 指定窗口。"
 BAD_DATE: Final = "日期“{value}”格式不对，应为 YYYY-MM-DD，例如 2022-09-14。"
-ISSUE_OPENED: Final = "已开启 {issue_line}，报送期间{period}，已通知 {windows} 个窗口。"
-ISSUE_EXISTS: Final = "本周的周报已开启：{issue_line}，报送期间{period}。"
+ISSUE_OPENED: Final = (
+    "已开启 {issue_line}，报送期间{period}，截止时间 {deadline}；已通知 {windows} 个窗口。"
+)
+ISSUE_OPENED_AHEAD: Final = (
+    "已开启 {issue_line}，报送期间{period}，截止时间 {deadline}。\n"
+    "{prompt_at} 通知各窗口报送（由 zhoubao run 发送；在此之前窗口也可以主动报送）。"
+)
+ISSUE_OPENED_PAST: Final = (
+    "已补开 {issue_line}，报送期间{period}。\n"
+    "这一期的截止时间 {deadline} 已过：没有通知各窗口，zhoubao run 会立即截止并汇编草稿发给编辑。"
+)
+ISSUE_EXISTS: Final = "这一周的周报已开启：{issue_line}，报送期间{period}。"
+DEADLINE_PASSED: Final = (
+    "报送期间{period}的截止时间 {deadline} 已过。\n"
+    "要补开这一期请加 --past（不通知各窗口，zhoubao run 会立即截止并汇编草稿）；"
+    "不加 --date 则开启截止时间未到的一期。"
+)
+NUMBERS_FIRST: Final = (
+    "期号：配置文件没有设定 [numbering]，所以按 {year}年第1期（总第1期）编号。"
+    "如需接续以往的期号，请运行 zhoubao issue number --number 期号 --total 总期号。"
+)
+NUMBERS_OTHER_YEAR: Final = (
+    "期号：配置文件 [numbering] 写的是 {conf_year}年第{conf_number}期（总第{conf_total}期），"
+    "而这一期属于 {year} 年，所以按 {year}年第1期（总第{total}期）编号。"
+    "如需更改，请运行 zhoubao issue number --number 期号 --total 总期号。"
+)
+NO_ISSUE_YET: Final = (
+    "还没有开启任何一期周报。\n"
+    "第一期将是 {issue_line}，报送期间{period}，{prompting}，{deadline} 截止"
+    "（zhoubao run 运行时自动开启）。也可以现在运行 zhoubao issue open 提前开启。"
+)
+PROMPT_AT: Final = "{moment} 通知各窗口"
+PROMPT_AT_ONCE: Final = "开启后立即通知各窗口"
+NO_ISSUE_NO_WEEK: Final = "还没有开启任何一期周报；今后几周都没有工作日，暂不开启。"
+RUN_FIRST_ISSUE: Final = (
+    "这是第一次运行：现在开启 {issue_line}，报送期间{period}，{prompting}，{deadline} 截止。"
+)
 NO_WORKING_DAYS: Final = "{day} 所在的一周没有工作日，不开启周报。"
 NUMBER_TAKEN: Final = "期号 {numbers} 已被其他一期使用，请换一个。"
 ISSUE_RENUMBERED: Final = "当前一期已改为 {issue_line}，以后各期据此顺延。"
 DATABASE_UNUSABLE: Final = (
     "配置文件 {path} 有误：storage.url / storage.data_dir：无法打开数据库（{reason}）"
 )
-NO_ISSUE: Final = "还没有开启过任何一期周报。请先运行 zhoubao issue open --date YYYY-MM-DD。"
+NO_ISSUE: Final = "还没有开启过任何一期周报。请先运行 zhoubao issue open。"
 DRAFT_WRITTEN: Final = "草稿已生成：\n  Word：{docx}\n  Markdown：{markdown}"
 SILENT_WINDOWS: Final = "未报送的窗口（未列入周报）：{names}"
 NONE: Final = "无"

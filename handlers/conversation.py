@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any, Final
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -28,6 +28,11 @@ class Reply:
     next_state: str | None = None  # None: stay where we are; END: conversation over
 
 
+def monday_to_friday(day: date) -> bool:
+    """A stand-in working-day calendar; `bot` passes the China calendar's."""
+    return day.weekday() < 5
+
+
 @dataclass(frozen=True, slots=True)
 class HandlerSettings:
     """What the handlers need from the configuration, passed in by `bot`."""
@@ -36,6 +41,7 @@ class HandlerSettings:
     timezone_name: str = "Asia/Shanghai"
     invite_ttl: timedelta = timedelta(days=14)
     max_item_chars: int = 8000
+    is_workday: Callable[[date], bool] = monday_to_friday  # deadlines fall on working days
 
 
 MEMO_WINDOW: Final = "window"  # the member's window (a storage.models.Window or None)

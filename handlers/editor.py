@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers import messages
@@ -12,6 +15,7 @@ from handlers.errors import InputRejected
 from handlers.prompts import PromptKind, prompt_windows
 from handlers.types import Incoming, Outgoing
 from handlers.windows import WindowState, window_standings
+from report.dates import format_moment
 from report.errors import DraftError
 from report.normalise import FULL_WIDTH_DIGITS
 from storage.models import Issue
@@ -21,8 +25,18 @@ SUBSECTION_PREFIX = "sub:"
 PREVIEW_CHARS = 30
 
 
-async def status_text(session: AsyncSession, issue: Issue) -> str:
-    """Which windows submitted, said 本周无动态, are exempt or silent (editor and CLI)."""
+def state_line(issue: Issue, zone: ZoneInfo) -> str:
+    """Open until when, closed since when, or published."""
+
+    def shown(moment: datetime | None) -> str | None:
+        return None if moment is None else format_moment(moment.astimezone(zone))
+
+    return messages.issue_state(issue.status, shown(issue.deadline_at), shown(issue.closed_at))
+
+
+async def status_text(session: AsyncSession, issue: Issue, zone: ZoneInfo) -> str:
+    """The issue's state and which windows submitted, said 本周无动态, are exempt or silent
+    (editor and CLI)."""
     standings = await window_standings(session, issue)
 
     def named(state: WindowState) -> list[str]:
@@ -36,6 +50,7 @@ async def status_text(session: AsyncSession, issue: Issue) -> str:
         named(WindowState.SILENT),
         sum(s.item_count for s in standings),
         named(WindowState.EXEMPT),
+        state_line(issue, zone),
     )
     failed = await outbox.failed_count(session)
     return text + ("\n" + messages.sends_failed(failed) if failed else "")
@@ -44,7 +59,8 @@ async def status_text(session: AsyncSession, issue: Issue) -> str:
 async def show_status(ctx: StepContext) -> Reply:
     require_role(ctx, EDITOR_ROLES, messages.EDITOR_ONLY)
     issue = await latest_issue(ctx)
-    return Reply([Outgoing(await status_text(ctx.session, issue))], "menu.main")
+    zone = ZoneInfo(ctx.settings.timezone_name)
+    return Reply([Outgoing(await status_text(ctx.session, issue, zone))], "menu.main")
 
 
 async def remind_now(ctx: StepContext) -> Reply:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import datetime, time, timedelta
+from collections.abc import Callable
+from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from handlers import messages
@@ -12,6 +13,7 @@ from handlers.delivery import member_key
 from handlers.errors import InputRejected
 from handlers.types import Envelope, Incoming, Outgoing
 from handlers.windows import WindowState, window_standings
+from report.dates import format_moment
 from storage.repositories import issues, members, submissions, windows
 
 UNTIL_PREFIX = "until:"
@@ -25,21 +27,34 @@ STATE_LABELS = {
 
 
 def when_label(moment: datetime) -> str:
-    return f"{moment.month}月{moment.day}日 {moment:%H:%M}"
+    return format_moment(moment)
 
 
-def extension_choices(now: datetime, zone: ZoneInfo) -> list[datetime]:
-    """Deadlines an editor is likely to want: in two hours, this evening, tomorrow."""
+EXTENSION_TIMES = (time(12), time(18))  # on the working days after today
+EXTENSION_CHOICES = 4
+WORKDAYS_AHEAD = 30  # a holiday never lasts this long
+
+
+def extension_choices(
+    now: datetime, zone: ZoneInfo, is_workday: Callable[[date], bool]
+) -> list[datetime]:
+    """Deadlines an editor is likely to want, all on working days: in two hours and this
+    evening (on a working day), then noon and evening of the next working days."""
     local = now.astimezone(zone)
-    in_two_hours = (local + timedelta(hours=2)).replace(minute=0, second=0, microsecond=0)
-    tomorrow = local.date() + timedelta(days=1)
-    options = [
-        in_two_hours,
-        datetime.combine(local.date(), time(18), zone),
-        datetime.combine(tomorrow, time(12), zone),
-        datetime.combine(tomorrow, time(18), zone),
-    ]
-    return sorted({option for option in options if option > local})
+    options: list[datetime] = []
+    if is_workday(local.date()):
+        in_two_hours = (local + timedelta(hours=2)).replace(minute=0, second=0, microsecond=0)
+        if in_two_hours.date() == local.date():
+            options.append(in_two_hours)
+        options.append(datetime.combine(local.date(), time(18), zone))
+    day = local.date()
+    for _ in range(WORKDAYS_AHEAD):
+        day += timedelta(days=1)
+        if len({o for o in options if o > local}) >= EXTENSION_CHOICES:
+            break
+        if is_workday(day):
+            options += [datetime.combine(day, at, zone) for at in EXTENSION_TIMES]
+    return sorted({option for option in options if option > local})[:EXTENSION_CHOICES]
 
 
 # --- deadline ---
@@ -55,7 +70,7 @@ async def _prompt_deadline(ctx: StepContext) -> list[Outgoing]:
     zone = ZoneInfo(ctx.settings.timezone_name)
     issue = await latest_issue(ctx)
     current = when_label(issue.deadline_at.astimezone(zone)) if issue.deadline_at else messages.NONE
-    options = extension_choices(ctx.now, zone)
+    options = extension_choices(ctx.now, zone, ctx.settings.is_workday)
     return [
         ask(
             messages.ask_deadline(current),
@@ -74,10 +89,12 @@ async def _handle_deadline(ctx: StepContext, update: Incoming) -> Reply:
         raise InputRejected(messages.CHOOSE_NUMBER) from None
     if deadline.tzinfo is None or deadline <= ctx.now:
         raise InputRejected(messages.DEADLINE_IN_PAST)
+    zone = ZoneInfo(ctx.settings.timezone_name)
+    if not ctx.settings.is_workday(deadline.astimezone(zone).date()):
+        raise InputRejected(messages.CHOOSE_NUMBER)  # only a crafted choice gets here
     require_role(ctx, EDITOR_ROLES, messages.EDITOR_ONLY)
     issue = await latest_issue(ctx)
     await issues.set_deadline(ctx.session, issue, deadline)
-    zone = ZoneInfo(ctx.settings.timezone_name)
     return Reply(
         [Outgoing(messages.deadline_moved(when_label(deadline.astimezone(zone))))], "menu.main"
     )

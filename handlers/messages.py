@@ -203,6 +203,15 @@ INSPECTOR_ONLY: Final = "只有巡查人员或编辑可以录入大厅巡查情�
 # --- editor ---
 
 
+def issue_state(status: str, deadline: str | None, closed: str | None) -> str:
+    """The issue's state line: open until its deadline, closed, or published."""
+    if status == "published":
+        return "状态：已发布"
+    if status == "closed":
+        return f"状态：已截止（{closed}），草稿已汇编并发给编辑" if closed else "状态：已截止"
+    return f"状态：报送中，截止时间 {deadline}" if deadline else "状态：报送中"
+
+
 def status_report(
     issue_line: str,
     period: str,
@@ -211,12 +220,13 @@ def status_report(
     silent: list[str],
     item_count: int,
     exempt: list[str] | None = None,
+    state: str | None = None,
 ) -> str:
     def names(values: list[str]) -> str:
         return "、".join(values) if values else "无"
 
-    lines = [
-        f"{issue_line} {period}",
+    lines = [f"{issue_line}{period}", *([state] if state else [])]
+    lines += [
         f"已提交（{len(submitted)}）：{names(submitted)}",
         f"本周无动态（{len(no_news)}）：{names(no_news)}",
         f"未报送（{len(silent)}）：{names(silent)}",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 
 from report import messages
 
@@ -20,3 +20,14 @@ def format_month_day(day: date) -> str:
 def format_period(start: date, end: date) -> str:
     """Return the period line, as （9月13日—9月16日）; it carries no year."""
     return messages.PERIOD.format(start=format_month_day(start), end=format_month_day(end))
+
+
+def format_moment(moment: datetime) -> str:
+    """Return a moment as 9月16日（周五）12:00, in the time zone it carries."""
+    return messages.MOMENT.format(
+        month=moment.month,
+        day=moment.day,
+        weekday=messages.WEEKDAYS[moment.weekday()],
+        hour=moment.hour,
+        minute=moment.minute,
+    )

@@ -19,6 +19,8 @@ ISSUE_LINE: Final = "{year}年第{number}期（总第{total}期）"
 DATE: Final = "{year}年{month}月{day}日"
 MONTH_DAY: Final = "{month}月{day}日"
 PERIOD: Final = "（{start}—{end}）"  # U+2014, no spaces
+MOMENT: Final = "{month}月{day}日（{weekday}）{hour:02d}:{minute:02d}"  # a deadline, an opening
+WEEKDAYS: Final = ("周一", "周二", "周三", "周四", "周五", "周六", "周日")
 PRINT_COUNT: Final = "（共印 {copies} 份）"  # the spaces are in the reference
 
 STATISTICS_HEADING: Final = "省级政务服务事项受理办理情况"

@@ -12,21 +12,16 @@ from handlers.drafts import deliver_draft
 from handlers.prompts import PromptKind, prompt_windows
 from report.bulletin import BulletinTemplate
 from scheduler.calendar import WorkCalendar
-from scheduler.numbering import next_numbers
-from scheduler.plan import ScheduleRules, WeekPlan, plans_around
+from scheduler.numbering import DerivedNumbers, NumberingDefaults, derive_numbers
+from scheduler.plan import ScheduleRules, WeekPlan, plan_week, plans_around, upcoming_plan
 from storage.models import Issue, IssueStatus
 from storage.repositories import conversations, issues
 
 logger = logging.getLogger(__name__)
 
+__all__ = ["NumberingDefaults"]  # re-exported: the configuration's numbers reach jobs here
 
-@dataclass(frozen=True, slots=True)
-class NumberingDefaults:
-    """Numbers for the very first issue, from the configuration."""
-
-    year: int
-    next_number: int
-    next_total: int
+JOB_LEDGER = "scheduler"  # jobs done are recorded in the update ledger under this channel
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +29,8 @@ class OpenedIssue:
     issue: Issue
     created: bool  # False: the week's issue was open already
     windows_prompted: int  # windows with bound staff that were sent the prompt
+    numbers: DerivedNumbers | None = None  # how a new issue's numbers were derived
+    prompt_at: datetime | None = None  # the prompt waits until then (the week has not begun)
 
 
 class NoWorkingDays(Exception):
@@ -44,21 +41,44 @@ class IssueNumberTaken(Exception):
     """Another issue already has that number or total number."""
 
 
+class DeadlinePassed(Exception):
+    """The week asked for is over: opening it needs the caller to say so explicitly."""
+
+    def __init__(self, plan: WeekPlan) -> None:
+        super().__init__(plan.period.start.isoformat())
+        self.plan = plan
+
+
+def _last_numbers(last: Issue | None) -> tuple[int, int, int] | None:
+    return None if last is None else (last.year, last.number, last.total_number)
+
+
+async def _once(session: AsyncSession, job: str, now: datetime) -> bool:
+    """True the first time `job` is claimed; the claim commits with the job's own work."""
+    return await conversations.mark_processed(session, JOB_LEDGER, job, now)
+
+
+def _prompt_job(issue: Issue) -> str:
+    return f"prompt:{issue.id}"
+
+
 async def open_issue(
     session: AsyncSession,
     calendar: WorkCalendar,
     day: date,
-    defaults: NumberingDefaults,
+    defaults: NumberingDefaults | None,
     now: datetime,
     *,
     number: int | None = None,
     total_number: int | None = None,
     deadline: datetime | None = None,
+    prompt_at: datetime | None = None,
 ) -> OpenedIssue:
     """Open the issue for the week of `day` and prompt every window with staff.
 
-    Running it again for the same week returns the existing issue and sends nothing
-    new: prompts are deduplicated per issue and member.
+    With `prompt_at` still ahead, the issue is opened now but the windows are prompted then
+    (by `run_due_jobs`). Running it again for the same week returns the existing issue and
+    sends nothing new: the prompt is claimed once per issue in the ledger.
     """
     period = calendar.period_for(day)
     if period is None:
@@ -67,20 +87,16 @@ async def open_issue(
     if existing is not None:
         return OpenedIssue(existing, created=False, windows_prompted=0)
     # An issue is numbered in the year it is published, i.e. when its period ends.
-    year = period.end.year
-    last = await issues.last_issue(session)
-    if last is None:
-        auto_number = defaults.next_number if defaults.year == year else 1
-        auto_total = defaults.next_total
-    else:
-        auto_number, auto_total = next_numbers((last.year, last.number, last.total_number), year)
-    number = number or auto_number
-    total_number = total_number or auto_total
-    if await issues.numbers_taken(session, year, number, total_number):
-        raise IssueNumberTaken(f"{year}-{number}/{total_number}")
+    derived = derive_numbers(
+        _last_numbers(await issues.last_issue(session)), defaults, period.end.year
+    )
+    number = number or derived.number
+    total_number = total_number or derived.total
+    if await issues.numbers_taken(session, derived.year, number, total_number):
+        raise IssueNumberTaken(f"{derived.year}-{number}/{total_number}")
     issue = await issues.create_issue(
         session,
-        year=year,
+        year=derived.year,
         number=number,
         total_number=total_number,
         period_start=period.start,
@@ -88,14 +104,76 @@ async def open_issue(
         now=now,
     )
     issue.deadline_at = deadline
-    prompted = await prompt_windows(session, issue, PromptKind.OPEN, now)
     logger.info("issue opened", extra={"issue_id": issue.id, "period_start": str(period.start)})
-    return OpenedIssue(issue, created=True, windows_prompted=prompted)
+    if prompt_at is not None and now < prompt_at:
+        return OpenedIssue(issue, True, 0, derived, prompt_at)
+    await _once(session, _prompt_job(issue), now)
+    prompted = await prompt_windows(session, issue, PromptKind.OPEN, now)
+    return OpenedIssue(issue, True, prompted, derived)
+
+
+def week_to_open(settings: WeekSettings, now: datetime, day: date | None = None) -> WeekPlan:
+    """The week `zhoubao issue open` means: `day`'s, or the first whose deadline is ahead.
+
+    NoWorkingDays if that week has none; DeadlinePassed if `day`'s week is already over
+    (the caller decides whether the administrator asked for that explicitly).
+    """
+    if day is None:
+        plan = upcoming_plan(settings.calendar, settings.rules, now)
+        if plan is None:
+            raise NoWorkingDays(now.astimezone(settings.rules.zone).date().isoformat())
+        return plan
+    plan = plan_week(settings.calendar, settings.rules, day)
+    if plan is None:
+        raise NoWorkingDays(day.isoformat())
+    if plan.deadline <= now:
+        raise DeadlinePassed(plan)
+    return plan
+
+
+async def open_week(
+    session: AsyncSession,
+    settings: WeekSettings,
+    plan: WeekPlan,
+    now: datetime,
+    *,
+    number: int | None = None,
+    total_number: int | None = None,
+) -> OpenedIssue:
+    """Open `plan`'s issue with its deadline; its windows are prompted at its opening time."""
+    return await open_issue(
+        session,
+        settings.calendar,
+        plan.period.start,
+        settings.numbering,
+        now,
+        number=number,
+        total_number=total_number,
+        deadline=plan.deadline,
+        prompt_at=plan.open_at,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class NextIssue:
+    """The issue that would open next, before any exists (`zhoubao status`, `zhoubao run`)."""
+
+    plan: WeekPlan
+    numbers: DerivedNumbers
+
+
+async def next_issue(
+    session: AsyncSession, settings: WeekSettings, now: datetime
+) -> NextIssue | None:
+    """What the first issue will be and when, or None if no week ahead has a working day."""
+    plan = upcoming_plan(settings.calendar, settings.rules, now)
+    if plan is None:
+        return None
+    last = _last_numbers(await issues.last_issue(session))
+    return NextIssue(plan, derive_numbers(last, settings.numbering, plan.period.end.year))
 
 
 # --- the automatic week ---------------------------------------------------------------------
-
-JOB_LEDGER = "scheduler"  # jobs done are recorded in the update ledger under this channel
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,13 +182,8 @@ class WeekSettings:
 
     calendar: WorkCalendar
     rules: ScheduleRules
-    numbering: NumberingDefaults
+    numbering: NumberingDefaults | None  # None: the first issue is its year's 第1期（总第1期）
     template: BulletinTemplate
-
-
-async def _once(session: AsyncSession, job: str, now: datetime) -> bool:
-    """True the first time `job` is claimed; the claim commits with the job's own work."""
-    return await conversations.mark_processed(session, JOB_LEDGER, job, now)
 
 
 async def run_due_jobs(
@@ -120,10 +193,16 @@ async def run_due_jobs(
 
     Called every half minute and at each planned moment, and again after downtime: every job
     is keyed in the ledger and commits together with its messages, so running it twice, from
-    two processes, or after a crash sends nothing twice and misses nothing.
+    two processes, or after a crash sends nothing twice and misses nothing. On a new install
+    (no issue yet) the first week whose deadline is still ahead is opened at once, and its
+    windows are prompted at its opening time.
     """
+    plans = plans_around(settings.calendar, settings.rules, now)
+    upcoming = upcoming_plan(settings.calendar, settings.rules, now)
+    if upcoming is not None and upcoming not in plans:
+        plans.append(upcoming)
     done: list[str] = []
-    for plan in plans_around(settings.calendar, settings.rules, now):
+    for plan in plans:
         async with sessions() as session, session.begin():
             done += await _run_week(session, settings, plan, now)
     return done
@@ -134,45 +213,49 @@ async def _run_week(
 ) -> list[str]:
     issue = await issues.issue_for_period(session, plan.period.start)
     if issue is None:
-        if now < plan.open_at:
-            return []
-        if now >= plan.deadline:
-            last = await issues.last_issue(session)
-            if last is None or last.period_start > plan.period.start:
-                return []  # zhoubao was not running then (a new install): nothing was missed
-            if await _once(session, f"skip:{plan.period.start}", now):
-                logger.warning(
-                    "week skipped: its deadline passed before the issue was opened",
-                    extra={"period_start": str(plan.period.start)},
-                )
-                return [f"skip {plan.period.start}"]
-            return []
-        opened = await open_issue(
-            session,
-            settings.calendar,
-            plan.period.start,
-            settings.numbering,
-            now,
-            deadline=plan.deadline,
-        )
-        return [f"open {opened.issue.period_start}"]
+        return await _open_due(session, settings, plan, now)
     if issue.status != IssueStatus.OPEN:
         return []
+    done = []
+    if now >= plan.open_at and await _once(session, _prompt_job(issue), now):
+        prompted = await prompt_windows(session, issue, PromptKind.OPEN, now)
+        done.append(f"prompt {issue.period_start} {prompted}")
     deadline = issue.deadline_at or plan.deadline
     if now >= deadline:
         if not await _once(session, f"close:{issue.id}:{deadline.isoformat()}", now):
-            return []
+            return done
         await issues.close_issue(session, issue, now)
         await deliver_draft(session, issue, settings.template, now, deadline.isoformat())
         logger.info("issue closed and draft delivered", extra={"issue_id": issue.id})
-        return [f"close {issue.period_start}"]
+        return [*done, f"close {issue.period_start}"]
     # A reminder planned before the issue opened (it opened late) would only repeat the prompt.
     due = [moment for moment in plan.reminders if issue.opened_at < moment <= now]
     if not due:
-        return []
+        return done
     # After downtime only the latest reminder still makes sense; earlier ones are skipped.
     latest = due[-1].isoformat()
     if not await _once(session, f"remind:{issue.id}:{latest}", now):
-        return []
+        return done
     reached = await prompt_windows(session, issue, PromptKind.REMIND, now, label=latest)
-    return [f"remind {latest} {reached}"]
+    return [*done, f"remind {latest} {reached}"]
+
+
+async def _open_due(
+    session: AsyncSession, settings: WeekSettings, plan: WeekPlan, now: datetime
+) -> list[str]:
+    """Open `plan`'s issue if it is time: at its opening, or at once on a new install."""
+    last = await issues.last_issue(session)
+    if now >= plan.deadline:
+        if last is None or last.period_start > plan.period.start:
+            return []  # zhoubao was not running then (a new install): nothing was missed
+        if await _once(session, f"skip:{plan.period.start}", now):
+            logger.warning(
+                "week skipped: its deadline passed before the issue was opened",
+                extra={"period_start": str(plan.period.start)},
+            )
+            return [f"skip {plan.period.start}"]
+        return []
+    if now < plan.open_at and last is not None:
+        return []  # an ordinary week: opened at its time
+    opened = await open_week(session, settings, plan, now)
+    return [f"open {opened.issue.period_start}"]

@@ -54,3 +54,20 @@ def plans_around(calendar: WorkCalendar, rules: ScheduleRules, now: datetime) ->
         if plan is not None:
             plans.append(plan)
     return plans
+
+
+UPCOMING_WEEKS = 8  # the longest run of weeks without a working day is far shorter
+
+
+def upcoming_plan(calendar: WorkCalendar, rules: ScheduleRules, now: datetime) -> WeekPlan | None:
+    """The plan of the first week, this one or later, whose deadline is still ahead of `now`.
+
+    That is the issue a hall starting today can still collect: on a weekend, or after this
+    week's deadline, it is next week's (or the first week after a holiday).
+    """
+    today = now.astimezone(rules.zone).date()
+    for week in range(UPCOMING_WEEKS):
+        plan = plan_week(calendar, rules, today + timedelta(weeks=week))
+        if plan is not None and plan.deadline > now:
+            return plan
+    return None

@@ -48,11 +48,22 @@ class RecordingChannel:
         yield  # pragma: no cover - an empty async generator
 
 
+# The reference issue (2022年第31期（总第406期）) continues these numbers.
+REFERENCE_NUMBERING = "\n[numbering]\nyear = 2022\nnext_number = 31\nnext_total = 406\n"
+
+
+def write_reference_config(path: Path) -> None:
+    """The default configuration, numbered to continue with the reference issue."""
+    write_default_config(path)
+    with path.open("a", encoding="utf-8") as stream:
+        stream.write(REFERENCE_NUMBERING)
+
+
 def test_config(tmp_path: Path, db_url: str) -> Config:
-    """The default configuration (the reference issue's), on the test database."""
+    """The default configuration (the reference issue's numbering), on the test database."""
     path = tmp_path / "zhoubao.toml"
     if not path.exists():
-        write_default_config(path)
+        write_reference_config(path)
     config = load_config(path)
     return config.model_copy(update={"storage": config.storage.model_copy(update={"url": db_url})})
 

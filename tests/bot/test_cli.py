@@ -16,9 +16,12 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
+import time_machine
 
 from bot import messages
 from bot.app import open_app_from
@@ -28,12 +31,15 @@ from bot.errors import ConfigError
 from handlers import messages as handler_messages
 from report import messages as report_messages
 from storage.models import Role
-from tests.fakes import Person, RecordingChannel, invite_code
+from tests.fakes import Person, RecordingChannel, invite_code, write_reference_config
 
 # Issue 2022-31 of the reference bulletin: the default [numbering] and the week of 2022-09-14.
 REFERENCE_DAY = "2022-09-14"
 REFERENCE_ISSUE_LINE = "2022年第31期（总第406期）"
 REFERENCE_PERIOD = "（9月13日—9月16日）"
+REFERENCE_DEADLINE = "9月16日（周五）12:00"
+# The commands run with the process clock on the Wednesday of that week, 10:00 in Shanghai.
+REFERENCE_NOW = datetime(2022, 9, 14, 10, tzinfo=ZoneInfo("Asia/Shanghai"))
 # The reference issue's year-to-date figures, in the order the editor is asked for them.
 REFERENCE_FIGURES = ("617058", "611244", "19691982", "7463962", "49602", "50398")
 ITEM_TEXT = "商务厅窗口推广电子营业执照在商务政务服务领域的应用，企业办事无需另行提交纸质营业执照。"
@@ -51,10 +57,17 @@ class Run:
     err: str
 
 
+@pytest.fixture(autouse=True)
+def reference_wednesday() -> Iterator[None]:
+    """The commands read the system clock: put it in the reference week, whatever today is."""
+    with time_machine.travel(REFERENCE_NOW, tick=True):
+        yield
+
+
 @pytest.fixture
 def config_path(tmp_path: Path) -> Path:
     path = tmp_path / "zhoubao.toml"
-    write_default_config(path)
+    write_reference_config(path)
     return path
 
 
@@ -75,7 +88,10 @@ def short_names(config: Path) -> list[str]:
 
 def issue_opened(windows: int) -> str:
     return messages.ISSUE_OPENED.format(
-        issue_line=REFERENCE_ISSUE_LINE, period=REFERENCE_PERIOD, windows=windows
+        issue_line=REFERENCE_ISSUE_LINE,
+        period=REFERENCE_PERIOD,
+        deadline=REFERENCE_DEADLINE,
+        windows=windows,
     )
 
 
@@ -443,18 +459,116 @@ def test_issue_open_exits_2_when_week_has_no_working_day(
 
     assert run == Run(2, "", messages.NO_WORKING_DAYS.format(day="2022-02-01") + "\n")
 
-    assert zhoubao(capsys, config_path, "status").err == messages.NO_ISSUE + "\n"
+    status = zhoubao(capsys, config_path, "status")
+    assert (status.code, status.out.splitlines()[0]) == (0, "还没有开启任何一期周报。")
+
+
+SATURDAY = datetime(2022, 9, 17, 10, tzinfo=ZoneInfo("Asia/Shanghai"))  # after the reference week
+
+
+def test_issue_open_on_a_saturday_opens_next_week_and_says_when_windows_hear(
+    config_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    asyncio.run(_bind_and_submit(config_path, submit=False, enter_figures=False))
+
+    with time_machine.travel(SATURDAY, tick=True):
+        run = zhoubao(capsys, config_path, "issue", "open")
+        status = zhoubao(capsys, config_path, "status")
+
+    assert run == Run(
+        0,
+        messages.ISSUE_OPENED_AHEAD.format(
+            issue_line=REFERENCE_ISSUE_LINE,
+            period="（9月19日—9月23日）",
+            deadline="9月23日（周五）12:00",
+            prompt_at="9月19日（周一）09:00",
+        )
+        + "\n",
+        "",
+    )
+    assert status.out.splitlines()[:2] == [
+        f"{REFERENCE_ISSUE_LINE}（9月19日—9月23日）",
+        "状态：报送中，截止时间 9月23日（周五）12:00",
+    ]
+    assert "待发消息：排队 0，" in status.out  # no prompt queued before Monday 09:00
+
+
+def test_issue_open_refuses_a_week_whose_deadline_has_passed_unless_asked_with_past(
+    config_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with time_machine.travel(SATURDAY, tick=True):
+        refused = zhoubao(capsys, config_path, "issue", "open", "--date", REFERENCE_DAY)
+        nothing = zhoubao(capsys, config_path, "status")
+        past = zhoubao(capsys, config_path, "issue", "open", "--date", REFERENCE_DAY, "--past")
+
+    assert refused == Run(
+        2,
+        "",
+        messages.DEADLINE_PASSED.format(period=REFERENCE_PERIOD, deadline=REFERENCE_DEADLINE)
+        + "\n",
+    )
+    assert nothing.out.startswith("还没有开启任何一期周报。")
+    assert past == Run(
+        0,
+        messages.ISSUE_OPENED_PAST.format(
+            issue_line=REFERENCE_ISSUE_LINE, period=REFERENCE_PERIOD, deadline=REFERENCE_DEADLINE
+        )
+        + "\n",
+        "",
+    )
+
+
+def test_issue_open_says_how_numbers_were_derived_when_numbering_names_another_year(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "zhoubao.toml"
+    write_default_config(path)
+    with path.open("a", encoding="utf-8") as stream:
+        stream.write("\n[numbering]\nyear = 2021\nnext_number = 48\nnext_total = 380\n")
+
+    run = zhoubao(capsys, path, "issue", "open")
+
+    assert run.code == 0, run.err
+    assert run.out.splitlines()[-1] == messages.NUMBERS_OTHER_YEAR.format(
+        conf_year=2021, conf_number=48, conf_total=380, year=2022, total=380
+    )
+    assert run.out.startswith("已开启 2022年第1期（总第380期），报送期间（9月13日—9月16日）")
+
+
+def test_issue_open_on_a_new_configuration_starts_at_the_years_first_issue_and_says_so(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "zhoubao.toml"
+    write_default_config(path)
+
+    run = zhoubao(capsys, path, "issue", "open")
+    again = zhoubao(capsys, path, "issue", "open")
+
+    assert run.code == 0, run.err
+    assert run.out.startswith("已开启 2022年第1期（总第1期）")
+    assert run.out.splitlines()[-1] == messages.NUMBERS_FIRST.format(year=2022)
+    assert again.out == (
+        messages.ISSUE_EXISTS.format(issue_line="2022年第1期（总第1期）", period=REFERENCE_PERIOD)
+        + "\n"
+    )
 
 
 # --- status ------------------------------------------------------------------------------
 
 
-def test_status_exits_2_when_no_issue_is_open(
+def test_status_says_which_issue_opens_first_and_when_before_any_is_open(
     config_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     run = zhoubao(capsys, config_path, "status")
 
-    assert run == Run(2, "", messages.NO_ISSUE + "\n")
+    first = messages.NO_ISSUE_YET.format(
+        issue_line=REFERENCE_ISSUE_LINE,
+        period=REFERENCE_PERIOD,
+        prompting=messages.PROMPT_AT_ONCE,  # the week's opening time (Tuesday 09:00) has passed
+        deadline=REFERENCE_DEADLINE,
+    )
+    outbox = messages.STATUS_OUTBOX.format(queued=0, sent=0, failed=0)
+    assert run == Run(0, f"{first}\n{outbox}\n", "")
 
 
 def test_status_lists_every_window_as_silent_when_issue_just_opened(
@@ -465,7 +579,13 @@ def test_status_lists_every_window_as_silent_when_issue_just_opened(
     run = zhoubao(capsys, config_path, "status")
 
     report = handler_messages.status_report(
-        REFERENCE_ISSUE_LINE, REFERENCE_PERIOD, [], [], window_names(config_path), 0
+        REFERENCE_ISSUE_LINE,
+        REFERENCE_PERIOD,
+        [],
+        [],
+        window_names(config_path),
+        0,
+        state=handler_messages.issue_state("open", REFERENCE_DEADLINE, None),
     )
     outbox = messages.STATUS_OUTBOX.format(queued=0, sent=0, failed=0)
     assert run == Run(0, f"{report}\n{outbox}\n", "")
@@ -541,13 +661,21 @@ def test_default_config_written_when_run_from_fresh_folder_without_config(
 
     code = main(["status"])
 
-    err = capsys.readouterr().err
+    out, err = capsys.readouterr()
     created = (tmp_path / "zhoubao.toml").resolve()
-    assert (code, err.splitlines()) == (
-        2,
-        [messages.CONFIG_CREATED.format(path=created), messages.NO_ISSUE],
-    )
+    assert (code, err.splitlines()) == (0, [messages.CONFIG_CREATED.format(path=created)])
     assert created.read_text("utf-8") == default_config_text()
+    # A new configuration starts at the current year's first issue, and says so.
+    assert out.splitlines()[:3] == [
+        "还没有开启任何一期周报。",
+        messages.NO_ISSUE_YET.splitlines()[1].format(
+            issue_line="2022年第1期（总第1期）",
+            period=REFERENCE_PERIOD,
+            prompting=messages.PROMPT_AT_ONCE,
+            deadline=REFERENCE_DEADLINE,
+        ),
+        messages.NUMBERS_FIRST.format(year=2022),
+    ]
 
 
 def test_named_config_not_created_when_it_is_missing(

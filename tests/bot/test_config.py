@@ -74,6 +74,9 @@ REFERENCE_SENTENCE = (
     "其它九类行权事项受理49602件，累计办结50398件。"
 )
 
+# The [numbering] block of the default file, uncommented (the reference issue's numbers).
+NUMBERING = "\n[numbering]\nyear = 2022\nnext_number = 31\nnext_total = 406\n"
+
 
 def replaced(text: str, old: str, new: str) -> str:
     """Return `text` with its single occurrence of `old` replaced by `new`."""
@@ -124,9 +127,16 @@ def test_default_sentence_reproduces_reference_when_filled_with_reference_figure
     assert sentence == REFERENCE_SENTENCE
 
 
-def test_default_numbering_continues_reference_issue_when_loaded(default_path: Path) -> None:
-    numbering = load_config(default_path).numbering
+def test_default_config_leaves_numbering_unset_so_a_new_hall_starts_at_its_first_issue(
+    default_path: Path,
+) -> None:
+    assert load_config(default_path).numbering is None
 
+
+def test_numbering_is_read_when_the_administrator_uncomments_it(tmp_path: Path) -> None:
+    numbering = load_config(write(tmp_path, default_config_text() + NUMBERING)).numbering
+
+    assert numbering is not None
     assert (numbering.year, numbering.next_number, numbering.next_total) == (2022, 31, 406)
 
 
@@ -452,7 +462,7 @@ def test_load_config_rejects_date_when_quoted(tmp_path: Path) -> None:
 
 
 def test_load_config_rejects_total_when_below_issue_number(tmp_path: Path) -> None:
-    text = replaced(default_config_text(), "next_total = 406", "next_total = 30")
+    text = default_config_text() + replaced(NUMBERING, "next_total = 406", "next_total = 30")
 
     assert load_error(write(tmp_path, text)) == (
         f"配置文件 {tmp_path / 'zhoubao.toml'} 有误：numbering.next_total："
@@ -485,7 +495,7 @@ def test_load_config_rejects_database_url_when_driver_is_not_async(tmp_path: Pat
 
 def test_load_config_lists_every_problem_when_several_keys_are_wrong(tmp_path: Path) -> None:
     text = replaced(default_config_text(), "copies = 80", "copies = 0")
-    text = replaced(text, "next_total = 406", 'next_total = "406"')
+    text += replaced(NUMBERING, "next_total = 406", 'next_total = "406"')
 
     assert load_error(write(tmp_path, text)) == (
         f"配置文件 {tmp_path / 'zhoubao.toml'} 有 2 处错误："

@@ -12,19 +12,24 @@ import re
 import subprocess
 import sys
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
+import time_machine
 
 from bot import messages
 from bot.cli import main
-from bot.config import load_config, write_default_config
+from bot.config import load_config
 from handlers import messages as handler_messages
 from storage.models import Role
+from tests.fakes import write_reference_config
 
 REFERENCE_DAY = "2022-09-14"
 REFERENCE_ISSUE_LINE = "2022年第31期（总第406期）"
 REFERENCE_PERIOD = "（9月13日—9月16日）"
+REFERENCE_NOW = datetime(2022, 9, 14, 10, tzinfo=ZoneInfo("Asia/Shanghai"))  # that Wednesday
 ITEM_TEXT = "商务厅窗口推广电子营业执照在商务政务服务领域的应用，企业办事无需另行提交纸质营业执照。"
 STAFF = "商务厅小王"
 EDITOR = "编辑老陈"
@@ -67,15 +72,25 @@ def lines(*typed: str) -> str:
 @pytest.fixture
 def config_path(tmp_path: Path) -> Path:
     path = tmp_path / "zhoubao.toml"
-    write_default_config(path)
+    write_reference_config(path)
     return path
+
+
+def open_reference_issue(capsys: pytest.CaptureFixture[str], config: Path) -> Run:
+    """`zhoubao issue open --date 2022-09-14`, run while that week's deadline is ahead.
+
+    Only this command travels in time: the chats are real processes on the real clock (the
+    issue stays open for them: closing it is `zhoubao run`'s job, not running here).
+    """
+    with time_machine.travel(REFERENCE_NOW, tick=True):
+        return zhoubao(capsys, config, "issue", "open", "--date", REFERENCE_DAY)
 
 
 def test_staff_submits_item_in_console_chat_when_issue_is_open(
     config_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     code = invite(capsys, config_path, "--window", "商务厅", "--role", "staff")
-    assert zhoubao(capsys, config_path, "issue", "open", "--date", REFERENCE_DAY).code == 0
+    assert open_reference_issue(capsys, config_path).code == 0
     subsection = load_config(config_path).bulletin.subsections[0].title
 
     chat = subprocess.run(
@@ -105,7 +120,13 @@ def test_staff_submits_item_in_console_chat_when_issue_is_open(
     status = zhoubao(capsys, config_path, "status")
     names = [window.name for window in load_config(config_path).windows_in_order()]
     report = handler_messages.status_report(
-        REFERENCE_ISSUE_LINE, REFERENCE_PERIOD, ["商务厅窗口"], [], names[1:], 1
+        REFERENCE_ISSUE_LINE,
+        REFERENCE_PERIOD,
+        ["商务厅窗口"],
+        [],
+        names[1:],
+        1,
+        state=handler_messages.issue_state("open", "9月16日（周五）12:00", None),
     )
     assert status.code == 0
     assert status.out.startswith(report + "\n")
@@ -149,9 +170,7 @@ async def test_staff_chat_shows_reminder_when_editor_reminds_from_another_chat(
         invite, capsys, config_path, "--window", "商务厅", "--role", "staff"
     )
     editor_code = await asyncio.to_thread(invite, capsys, config_path, "--role", "editor")
-    opened = await asyncio.to_thread(
-        zhoubao, capsys, config_path, "issue", "open", "--date", REFERENCE_DAY
-    )
+    opened = await asyncio.to_thread(open_reference_issue, capsys, config_path)
     assert opened.code == 0, opened.err
 
     # Two terminals on one database, started together.

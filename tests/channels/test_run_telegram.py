@@ -83,3 +83,5 @@ async def test_staff_binds_on_telegram_when_zhoubao_run_serves_the_bot(
         out, err = await asyncio.wait_for(run.communicate(), 30)
     assert run.returncode == 0, err.decode()
     assert "zhoubao 已停止。" in out.decode()
+    # Whatever day this runs on, a first start opens the first week whose deadline is ahead.
+    assert "这是第一次运行：现在开启 " in out.decode()

@@ -73,7 +73,13 @@ async def test_status_lists_submitted_no_news_and_silent_windows_when_asked(
     assert HOUSING_WINDOW in silent
     assert texts(replies) == [
         messages.status_report(
-            issue_line(issue), period_of(issue), [COMMERCE_WINDOW], [HEALTH_WINDOW], silent, 1
+            issue_line(issue),
+            period_of(issue),
+            [COMMERCE_WINDOW],
+            [HEALTH_WINDOW],
+            silent,
+            1,
+            state=messages.issue_state("open", None, None),
         ),
         messages.MENU_PROMPT,
     ]

@@ -38,7 +38,12 @@ async def test_closed_issue_reopens_until_new_deadline_when_editor_extends(
     offered = await editor.send(messages.LABEL_EXTEND)
     evening = datetime(2022, 9, 14, 18, tzinfo=SHANGHAI)  # the clock says Wednesday 10:00
     labels = [c.label for c in offered[-1].choices]
-    assert labels == ["9月14日 12:00", "9月14日 18:00", "9月15日 12:00", "9月15日 18:00"]
+    assert labels == [
+        "9月14日（周三）12:00",
+        "9月14日（周三）18:00",
+        "9月15日（周四）12:00",
+        "9月15日（周四）18:00",
+    ]
     replies = await editor.send("2")
     assert texts(replies)[0] == messages.deadline_moved(when_label(evening))
     issue = await current_issue(app)

@@ -5,6 +5,7 @@ Every message that would be sent is checked through the outbox and a recording c
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from datetime import date, datetime, timedelta
 
@@ -72,8 +73,10 @@ async def test_plain_week_prompts_reminds_silent_and_delivers_draft(
     commerce, housing, editor = (week.people[k] for k in ("commerce", "housing", "editor"))
     period = format_period(monday, date(2022, 9, 23))
 
-    assert await week.run_at(at(monday, 8, 59)) == []
-    assert await week.run_at(at(monday, 9)) == ["open 2022-09-19"]
+    # A first start opens the week's issue at once; its windows hear of it at 09:00.
+    assert await week.run_at(at(monday, 8, 59)) == ["open 2022-09-19"]
+    assert texts(await commerce.inbox()) == []
+    assert await week.run_at(at(monday, 9)) == ["prompt 2022-09-19 2"]
     assert texts(await commerce.inbox()) == [messages.weekly_prompt("商务厅窗口", period)]
     assert texts(await housing.inbox()) == [messages.weekly_prompt("住建厅窗口", period)]
     await _submit(commerce)
@@ -101,8 +104,10 @@ async def test_mid_autumn_week_opens_on_tuesday(
 ) -> None:
     week = await _hall(app, channel, clock, at(date(2022, 9, 12), 8))
 
-    assert await week.run_at(at(date(2022, 9, 12), 9)) == []  # 中秋节
-    assert await week.run_at(at(date(2022, 9, 13), 9)) == ["open 2022-09-13"]
+    assert await week.run_at(at(date(2022, 9, 12), 9)) == ["open 2022-09-13"]  # 中秋节
+    assert texts(await week.people["housing"].inbox()) == []
+    assert await week.run_at(at(date(2022, 9, 13), 8, 59)) == []
+    assert await week.run_at(at(date(2022, 9, 13), 9)) == ["prompt 2022-09-13 2"]
     issue = await week.issue()
     assert (issue.period_start, issue.period_end, issue.number, issue.total_number) == (
         date(2022, 9, 13),
@@ -119,8 +124,9 @@ async def test_make_up_saturday_is_the_last_day_of_its_week(
     week = await _hall(app, channel, clock, at(date(2023, 5, 1), 8))
     housing = week.people["housing"]
 
-    assert await week.run_at(at(date(2023, 5, 3), 9)) == []
-    assert await week.run_at(at(date(2023, 5, 4), 9)) == ["open 2023-05-04"]
+    assert await week.run_at(at(date(2023, 5, 3), 9)) == ["open 2023-05-04"]
+    assert texts(await housing.inbox()) == []
+    assert await week.run_at(at(date(2023, 5, 4), 9)) == ["prompt 2023-05-04 2"]
     period = format_period(date(2023, 5, 4), date(2023, 5, 6))
     assert texts(await housing.inbox()) == [messages.weekly_prompt("住建厅窗口", period)]
     friday_reminder = at(date(2023, 5, 5), 15)
@@ -212,3 +218,53 @@ async def test_week_skipped_with_a_log_line_when_down_past_its_deadline(
         "week skipped: its deadline passed before the issue was opened"
     ]
     assert texts(await week.people["housing"].inbox()) == []
+
+
+async def test_first_start_on_a_saturday_opens_next_week_and_prompts_on_monday(
+    app: App, channel: RecordingChannel, clock: FrozenClock
+) -> None:
+    saturday, monday, friday = date(2022, 9, 17), date(2022, 9, 19), date(2022, 9, 23)
+    week = await _hall(app, channel, clock, at(saturday, 10))
+    housing, editor = week.people["housing"], week.people["editor"]
+
+    assert await week.run_at(at(saturday, 10)) == ["open 2022-09-19"]
+    issue = await week.issue()
+    assert (issue.period_start, issue.period_end, issue.status, issue.deadline_at) == (
+        monday,
+        friday,
+        IssueStatus.OPEN,
+        at(friday, 12),
+    )
+    assert await week.run_at(at(date(2022, 9, 18), 23, 59)) == []
+    assert texts(await housing.inbox()) == []
+    assert await week.run_at(at(monday, 9)) == ["prompt 2022-09-19 2"]
+    assert await week.run_at(at(monday, 9, 1)) == []
+    period = format_period(monday, friday)
+    assert texts(await housing.inbox()) == [messages.weekly_prompt("住建厅窗口", period)]
+    assert await editor.inbox() == []  # nothing was compiled
+
+
+async def test_first_start_after_the_deadline_opens_next_week_and_compiles_nothing(
+    app: App, channel: RecordingChannel, clock: FrozenClock
+) -> None:
+    friday = date(2022, 9, 16)  # the deadline was 12:00
+    week = await _hall(app, channel, clock, at(friday, 14))
+
+    assert await week.run_at(at(friday, 14)) == ["open 2022-09-19"]
+    assert await week.run_at(at(friday, 14, 1)) == []
+    assert (await week.issue()).period_start == date(2022, 9, 19)
+    assert await week.people["editor"].inbox() == []
+    assert await week.people["housing"].inbox() == []
+
+
+async def test_prompt_goes_out_once_when_two_ticks_race_at_the_opening_time(
+    app: App, channel: RecordingChannel, clock: FrozenClock
+) -> None:
+    week = await _hall(app, channel, clock, at(date(2022, 9, 17), 10))
+    await week.run_at(at(date(2022, 9, 17), 10))
+    monday_nine = at(date(2022, 9, 19), 9)
+
+    first, second = await asyncio.gather(week.run_at(monday_nine), week.run_at(monday_nine))
+
+    assert sorted([first, second]) == [[], ["prompt 2022-09-19 2"]]
+    assert len(await week.people["housing"].inbox()) == 1
