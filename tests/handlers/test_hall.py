@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from datetime import datetime
 
+import pytest
+
 from bot.app import App
 from handlers import messages
-from handlers.hall import when_label
+from handlers.hall import extension_choices, when_label
 from handlers.prompts import PromptKind, prompt_windows
+from scheduler.calendar import WorkCalendar
 from scheduler.clock import SHANGHAI, FrozenClock
 from scheduler.jobs import run_due_jobs
 from storage.models import IssueStatus, Role
@@ -92,3 +95,47 @@ async def test_exempt_window_not_reminded_nor_listed_silent_when_editor_exempts_
     status = texts(await editor.send(messages.LABEL_STATUS))[0].splitlines()
     silent = next(line for line in status if line.startswith("未报送"))
     assert ("住建厅窗口" in silent, status[-2]) == (False, "免报（1）：住建厅窗口")
+
+
+def _at(month: int, day: int, hour: int) -> datetime:
+    return datetime(2022, month, day, hour, tzinfo=SHANGHAI)
+
+
+@pytest.mark.parametrize(
+    ("now", "offered"),
+    [
+        # Wednesday morning: in two hours, this evening, then tomorrow.
+        (_at(9, 14, 10), [_at(9, 14, 12), _at(9, 14, 18), _at(9, 15, 12), _at(9, 15, 18)]),
+        # Saturday: nothing this weekend; Monday and Tuesday.
+        (_at(9, 17, 10), [_at(9, 19, 12), _at(9, 19, 18), _at(9, 20, 12), _at(9, 20, 18)]),
+        # Friday before National Day 2022 (1–7 October off): the make-up Saturday 8 October.
+        (_at(9, 30, 17), [_at(9, 30, 18), _at(9, 30, 19), _at(10, 8, 12), _at(10, 8, 18)]),
+        # Late on a working day: nothing today any more.
+        (_at(9, 14, 23), [_at(9, 15, 12), _at(9, 15, 18), _at(9, 16, 12), _at(9, 16, 18)]),
+    ],
+)
+def test_deadline_extensions_fall_on_working_days_of_the_calendar(
+    now: datetime, offered: list[datetime]
+) -> None:
+    calendar = WorkCalendar()
+
+    choices = extension_choices(now, SHANGHAI, calendar.is_workday)
+
+    assert choices == offered
+    assert all(calendar.is_workday(choice.date()) for choice in choices)
+
+
+async def test_editor_offered_monday_times_when_extending_on_a_saturday(
+    app: App, channel: RecordingChannel, clock: FrozenClock
+) -> None:
+    await open_week(app)
+    editor = await _editor(app, channel)
+    clock.set(_at(9, 17, 10))
+
+    offered = await editor.send(messages.LABEL_EXTEND)
+
+    assert [c.label for c in offered[-1].choices][:2] == [
+        "9月19日（周一）12:00",
+        "9月19日（周一）18:00",
+    ]
+    assert messages.ask_deadline(messages.NONE) == offered[-1].text  # opened without a deadline
