@@ -106,7 +106,9 @@ def _parse_date(value: str) -> date:
 
 async def cmd_init(args: argparse.Namespace) -> None:
     path = _config_path(args)
-    write_default_config(path)
+    backup = write_default_config(path, force=args.force)
+    if backup is not None:
+        print(messages.INIT_BACKED_UP.format(backup=backup))
     print(messages.INIT_WRITTEN.format(path=path))
 
 
@@ -424,7 +426,8 @@ def build_parser() -> argparse.ArgumentParser:
         sub.set_defaults(func=func)
         return sub
 
-    add("init", "生成一份带注释的默认配置文件。", "zhoubao init", cmd_init)
+    init = add("init", "生成一份带注释的默认配置文件。", "zhoubao init", cmd_init)
+    init.add_argument("--force", action="store_true", help=messages.INIT_FORCE_HELP)
     add(
         "run",
         "启动服务：按工作日历自动开启每期、催报、截止并把草稿发给编辑。",

@@ -12,6 +12,8 @@ INIT_WRITTEN: Final = (
     "已生成配置文件：{path}\n"
     "请按实际情况修改窗口名单和编号，然后运行 zhoubao demo 或 zhoubao chat。"
 )
+INIT_BACKED_UP: Final = "原配置文件已备份为：{backup}"
+INIT_FORCE_HELP: Final = "配置文件已存在时也重新生成，原文件先另存为备份"
 CONFIG_CREATED: Final = "未找到配置文件，已按默认设置生成：{path}（可随时修改）。"
 CHAT_WELCOME: Final = "已以“{name}”的身份连接 zhoubao。直接输入消息后回车；Ctrl-D 退出。"
 CHAT_BYE: Final = "再见。"

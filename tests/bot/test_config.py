@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import date, time
+import re
+import stat
+import time as time_module
+from datetime import date, datetime, time, tzinfo
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 
+from bot import config as config_module
 from bot.config import (
     Config,
     ReminderConfig,
@@ -263,8 +267,95 @@ def test_write_default_config_refuses_when_file_exists(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as caught:
         write_default_config(path)
 
-    assert str(caught.value) == f"配置文件 {path} 已存在，不会覆盖；如要重新生成，请先移走原文件"
+    assert str(caught.value) == (
+        f"配置文件 {path} 已存在，未覆盖；如要重新生成默认配置，"
+        "请运行 zhoubao init --force（原文件会先备份）"
+    )
     assert path.read_text(encoding="utf-8") == "# mine\n"
+
+
+def test_write_default_config_backs_up_and_rewrites_when_forced_over_a_file(
+    tmp_path: Path,
+) -> None:
+    path = write(tmp_path, "# mine\n")
+    path.chmod(0o640)
+
+    backup = write_default_config(path, force=True)
+
+    assert backup is not None and backup.parent == tmp_path
+    assert re.fullmatch(r"zhoubao\.toml\.bak-\d{8}-\d{6}", backup.name), backup
+    assert backup.read_text(encoding="utf-8") == "# mine\n"
+    assert path.read_text(encoding="utf-8") == default_config_text()
+    assert stat.S_IMODE(path.stat().st_mode) == stat.S_IMODE(backup.stat().st_mode) == 0o640
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([path.name, backup.name])
+
+
+def test_write_default_config_keeps_every_backup_when_forced_twice_in_one_second(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    class Frozen(datetime):
+        @classmethod
+        def now(cls, tz: tzinfo | None = None) -> Frozen:
+            return cls(2024, 10, 8, 9, 30, 5, tzinfo=tz)
+
+    monkeypatch.setattr(config_module, "datetime", Frozen)
+    monkeypatch.setenv("TZ", "UTC")
+    time_module.tzset()
+    path = write(tmp_path, "# first\n")
+    first = write_default_config(path, force=True)
+    path.write_text("# second\n", encoding="utf-8")
+    second = write_default_config(path, force=True)
+    path.write_text("# third\n", encoding="utf-8")
+
+    third = write_default_config(path, force=True)
+
+    monkeypatch.undo()
+    time_module.tzset()
+    assert [b.name if b else None for b in (first, second, third)] == [
+        "zhoubao.toml.bak-20241008-093005",
+        "zhoubao.toml.bak-20241008-093005-2",
+        "zhoubao.toml.bak-20241008-093005-3",
+    ]
+    assert [b.read_text(encoding="utf-8") for b in (first, second, third) if b] == [
+        "# first\n",
+        "# second\n",
+        "# third\n",
+    ]
+
+
+def test_write_default_config_returns_no_backup_when_forced_on_a_free_path(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "etc" / "zhoubao.toml"
+
+    assert write_default_config(path, force=True) is None
+    assert path.read_text(encoding="utf-8") == default_config_text()
+
+
+def test_write_default_config_keeps_symbolic_link_when_forced_through_it(
+    tmp_path: Path,
+) -> None:
+    real = write(tmp_path, "# mine\n")
+    link = tmp_path / "etc" / "zhoubao.toml"
+    link.parent.mkdir()
+    link.symlink_to(real)
+
+    backup = write_default_config(link, force=True)
+
+    assert link.is_symlink() and link.resolve() == real
+    assert real.read_text(encoding="utf-8") == default_config_text()
+    assert backup is not None and backup.parent == tmp_path
+    assert backup.read_text(encoding="utf-8") == "# mine\n"
+
+
+def test_write_default_config_refuses_when_forced_over_a_directory(tmp_path: Path) -> None:
+    path = tmp_path / "zhoubao.toml"
+    path.mkdir()
+
+    with pytest.raises(ConfigError) as caught:
+        write_default_config(path, force=True)
+
+    assert str(caught.value) == f"配置文件 {path} 无法写入：这是一个目录，不是文件"
 
 
 # --- Mistakes: one ConfigError naming the file, the key and the problem. -------------------
