@@ -125,7 +125,7 @@ MSG_BAD_DATABASE_URL: Final = (
     "不是有效的数据库地址，应如 sqlite+aiosqlite:///data/zhoubao.sqlite3"
     " 或 postgresql+asyncpg://用户名@主机/库名"
 )
-MSG_DUPLICATE: Final = "与 {other} 重复"
+MSG_DUPLICATE: Final = "与 {other}重复"  # {other} ends in "第 N 项"
 MSG_TOTAL_BELOW_NUMBER: Final = "总期号不能小于当年期号 next_number"
 
 _TYPE_PROBLEMS: Final[dict[str, str]] = {
@@ -917,12 +917,22 @@ def _model_in(annotation: object) -> type[BaseModel] | None:
 
 
 def _dotted(loc: Sequence[str | int]) -> str:
-    """Format a location as TOML-ish dotted keys: ("windows", 3, "name") → windows[3].name."""
+    """Format a location for the administrator: dotted keys, list entries counted from 1.
+
+    ("windows", 5, "short_name") → "windows 第 6 项的 short_name" (the sixth [[windows]]);
+    ("schedule", "extra_holidays", 0) → "schedule.extra_holidays 第 1 项".
+    """
     text = ""
+    after_entry = False
     for part in loc:
         if isinstance(part, int):
-            text += f"[{part}]"
+            text += f" 第 {part + 1} 项" if text else f"第 {part + 1} 项"
+            after_entry = True
             continue
         name = part if re.fullmatch(r"[A-Za-z0-9_-]+", part) else f'"{part}"'
-        text += f".{name}" if text else name
+        if after_entry:
+            text += f"的 {name}"
+        else:
+            text += f".{name}" if text else name
+        after_entry = False
     return text

@@ -303,7 +303,10 @@ def test_status_exits_2_with_one_message_when_window_is_duplicated(
     run = zhoubao(capsys, config_path, "status")
 
     assert run == Run(2, "", _config_error(config_path) + "\n")
-    assert run.err == f"配置文件 {config_path} 有误：windows[1].short_name：与 windows[0] 重复\n"
+    assert (
+        run.err
+        == f"配置文件 {config_path} 有误：windows 第 2 项的 short_name：与 windows 第 1 项重复\n"
+    )
     assert "Traceback" not in run.err
 
 

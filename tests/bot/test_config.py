@@ -416,7 +416,20 @@ def test_load_config_names_both_windows_when_short_name_is_duplicated(tmp_path: 
     text = replaced(default_config_text(), 'short_name = "教育厅"', 'short_name = "商务厅"')
 
     assert load_error(write(tmp_path, text)) == (
-        f"配置文件 {tmp_path / 'zhoubao.toml'} 有误：windows[5].short_name：与 windows[0] 重复"
+        f"配置文件 {tmp_path / 'zhoubao.toml'} 有误："
+        "windows 第 6 项的 short_name：与 windows 第 1 项重复"
+    )
+
+
+def test_load_config_counts_windows_from_1_when_a_window_has_an_unknown_key(
+    tmp_path: Path,
+) -> None:
+    text = replaced(default_config_text(), 'short_name = "商务厅"', 'short_nmae = "商务厅"')
+
+    assert load_error(write(tmp_path, text)) == (
+        f"配置文件 {tmp_path / 'zhoubao.toml'} 有 2 处错误：\n"
+        "  windows 第 1 项的 short_name：缺少此项\n"
+        "  windows 第 1 项的 short_nmae：未知的配置项，是否应为 short_name？"
     )
 
 
@@ -433,7 +446,7 @@ def test_load_config_names_reminder_when_its_time_is_malformed(tmp_path: Path) -
     text = replaced(default_config_text(), 'time = "15:00"', 'time = "3pm"')
 
     assert load_error(write(tmp_path, text)) == (
-        f"配置文件 {tmp_path / 'zhoubao.toml'} 有误：schedule.reminders[0].time："
+        f"配置文件 {tmp_path / 'zhoubao.toml'} 有误：schedule.reminders 第 1 项的 time："
         "时间“3pm”无效，应为 24 小时制的“HH:MM”，如“09:00”"
     )
 
@@ -446,7 +459,7 @@ def test_load_config_rejects_reminder_when_after_deadline(tmp_path: Path) -> Non
     )
 
     assert load_error(write(tmp_path, text)) == (
-        f"配置文件 {tmp_path / 'zhoubao.toml'} 有误：schedule.reminders[1].time："
+        f"配置文件 {tmp_path / 'zhoubao.toml'} 有误：schedule.reminders 第 2 项的 time："
         "截止当天的提醒应早于截止时间 12:00"
     )
 
@@ -516,7 +529,7 @@ def test_load_config_rejects_key_when_not_ascii_identifier(tmp_path: Path) -> No
     text = replaced(default_config_text(), 'key = "dress"', 'key = "着装"')
 
     assert load_error(write(tmp_path, text)) == (
-        f"配置文件 {tmp_path / 'zhoubao.toml'} 有误：bulletin.criteria[2].key："
+        f"配置文件 {tmp_path / 'zhoubao.toml'} 有误：bulletin.criteria 第 3 项的 key："
         "应以小写英文字母开头，只含小写英文字母、数字和下划线，如 business_environment"
     )
 
@@ -525,8 +538,8 @@ def test_load_config_names_both_criteria_when_key_is_duplicated(tmp_path: Path) 
     text = replaced(default_config_text(), 'key = "dress"', 'key = "badge"')
 
     assert load_error(write(tmp_path, text)) == (
-        f"配置文件 {tmp_path / 'zhoubao.toml'} 有误：bulletin.criteria[3].key："
-        "与 bulletin.criteria[2] 重复"
+        f"配置文件 {tmp_path / 'zhoubao.toml'} 有误：bulletin.criteria 第 4 项的 key："
+        "与 bulletin.criteria 第 3 项重复"
     )
 
 
@@ -547,7 +560,7 @@ def test_load_config_rejects_date_when_quoted(tmp_path: Path) -> None:
     text = replaced(default_config_text(), "extra_workdays = []", 'extra_workdays = ["2024-10-12"]')
 
     assert load_error(write(tmp_path, text)) == (
-        f"配置文件 {tmp_path / 'zhoubao.toml'} 有误：schedule.extra_workdays[0]："
+        f"配置文件 {tmp_path / 'zhoubao.toml'} 有误：schedule.extra_workdays 第 1 项："
         "应为日期，不加引号，如 2024-10-08"
     )
 
