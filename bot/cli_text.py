@@ -11,9 +11,9 @@ otherwise: another parser in the same process (the benchmarks' own) keeps argpar
 error), and formats help with `ChineseHelpFormatter`, which ends headings with a full-width
 colon on every Python version (3.13 looks the heading's colon up; 3.11 and 3.12 hard-code
 it). Subcommands' parsers are created by argparse with the parent's class, so the whole
-command tree speaks Chinese. The message ids are those of Python 3.11 to 3.14;
-tests/bot/test_cli_text.py checks that every id of the running Python is translated or
-listed there as a programming error nobody running zhoubao can see.
+command tree speaks Chinese. The message ids are those of Python 3.11, 3.12 and 3.13 (and
+3.14's "maybe you meant"); tests/bot/test_cli_text.py checks that every id of the running
+Python is translated or listed there as a programming error nobody running zhoubao can see.
 """
 
 from __future__ import annotations
@@ -25,6 +25,8 @@ import unicodedata
 from collections.abc import Callable, Iterable, Iterator
 from contextvars import ContextVar
 from typing import Any, Final, NoReturn
+
+from bot import messages
 
 # argparse's message ids (the English text it passes to `_`) and their Chinese.
 MESSAGES: Final[dict[str, str]] = {
@@ -225,6 +227,14 @@ class ChineseArgumentParser(argparse.ArgumentParser):
         with in_chinese():
             return super().parse_known_args(*args, **kwargs)
 
+    def parse_intermixed_args(self, *args: Any, **kwargs: Any) -> Any:
+        with in_chinese():
+            return super().parse_intermixed_args(*args, **kwargs)
+
+    def parse_known_intermixed_args(self, *args: Any, **kwargs: Any) -> Any:
+        with in_chinese():
+            return super().parse_known_intermixed_args(*args, **kwargs)
+
     def format_usage(self) -> str:
         with in_chinese():
             return super().format_usage()
@@ -245,5 +255,5 @@ def positive_int(value: str) -> int:
     except ValueError:
         number = 0
     if number < 1:
-        raise argparse.ArgumentTypeError(f"“{value}”不是正整数")
+        raise argparse.ArgumentTypeError(messages.NOT_POSITIVE_INT.format(value=value))
     return number

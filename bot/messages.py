@@ -23,6 +23,7 @@ INVITE_CREATED: Final = (
 )
 UNKNOWN_WINDOW: Final = "找不到窗口“{name}”。可用的窗口：{names}"
 WINDOW_REQUIRED: Final = "报送人员（staff）的邀请码必须用 --window 指定窗口。"
+NOT_POSITIVE_INT: Final = "“{value}”不是正整数"
 BAD_DATE: Final = "日期“{value}”格式不对，应为 YYYY-MM-DD，例如 2022-09-14。"
 ISSUE_OPENED: Final = (
     "已开启 {issue_line}，报送期间{period}，截止时间 {deadline}；已通知 {windows} 个窗口。"

@@ -249,6 +249,19 @@ def test_other_parsers_keep_english_when_zhoubao_parser_is_loaded() -> None:
     assert plain.format_usage().startswith("usage: other")
 
 
+@pytest.mark.parametrize("method", ["parse_args", "parse_intermixed_args"])
+def test_unrecognized_arguments_are_reported_in_chinese_when_any_parse_method_is_used(
+    method: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    parser = ChineseArgumentParser(prog="zhoubao")
+
+    with pytest.raises(SystemExit) as exited:
+        getattr(parser, method)(["--bogus"])
+
+    assert exited.value.code == 2
+    assert capsys.readouterr().err == "用法：zhoubao [-h]\nzhoubao：错误：无法识别的参数：--bogus\n"
+
+
 def test_checker_finds_argparse_english_when_parser_is_plain() -> None:
     plain = argparse.ArgumentParser(prog="zhoubao")
     plain.add_argument("--config", metavar="文件", help="配置文件路径")
