@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot import messages
 from bot.app import App, open_app_from, settle_after_start
 from bot.channels.console import ConsoleChannel
+from bot.cli_text import ChineseArgumentParser, positive_int
 from bot.config import write_default_config
 from bot.drafts import write_draft
 from bot.errors import BotError
@@ -105,7 +106,9 @@ def _parse_date(value: str) -> date:
 
 async def cmd_init(args: argparse.Namespace) -> None:
     path = _config_path(args)
-    write_default_config(path)
+    backup = write_default_config(path, force=args.force)
+    if backup is not None:
+        print(messages.INIT_BACKED_UP.format(backup=backup))
     print(messages.INIT_WRITTEN.format(path=path))
 
 
@@ -410,8 +413,8 @@ Command = Callable[[argparse.Namespace], Coroutine[Any, Any, None]]
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="zhoubao", description=messages.CLI_DESCRIPTION)
-    parser.add_argument("--config", help=messages.CONFIG_HELP)
+    parser = ChineseArgumentParser(prog="zhoubao", description=messages.CLI_DESCRIPTION)
+    parser.add_argument("--config", metavar="文件", help=messages.CONFIG_HELP)
     commands = parser.add_subparsers(dest="command", metavar="命令", required=True)
 
     def add(
@@ -423,7 +426,8 @@ def build_parser() -> argparse.ArgumentParser:
         sub.set_defaults(func=func)
         return sub
 
-    add("init", "生成一份带注释的默认配置文件。", "zhoubao init", cmd_init)
+    init = add("init", "生成一份带注释的默认配置文件。", "zhoubao init", cmd_init)
+    init.add_argument("--force", action="store_true", help=messages.INIT_FORCE_HELP)
     add(
         "run",
         "启动服务：按工作日历自动开启每期、催报、截止并把草稿发给编辑。",
@@ -437,7 +441,9 @@ def build_parser() -> argparse.ArgumentParser:
         "zhoubao chat --as 商务厅小王",
         cmd_chat,
     )
-    chat_cmd.add_argument("--as", dest="name", required=True, help="对话者的名字，作为其身份")
+    chat_cmd.add_argument(
+        "--as", dest="name", metavar="名字", required=True, help="对话者的名字，作为其身份"
+    )
 
     invite = add(
         "invite",
@@ -445,7 +451,7 @@ def build_parser() -> argparse.ArgumentParser:
         "zhoubao invite --window 商务厅 --role staff",
         cmd_invite,
     )
-    invite.add_argument("--window", help="窗口名称或简称（报送人员必填）")
+    invite.add_argument("--window", metavar="窗口", help="窗口名称或简称（报送人员必填）")
     invite.add_argument(
         "--role",
         default="staff",
@@ -467,14 +473,22 @@ def build_parser() -> argparse.ArgumentParser:
         cmd_issue_open,
         issue_commands,
     )
-    open_cmd.add_argument("--date", help="该周内任一天，YYYY-MM-DD（默认：截止时间未到的最近一周）")
+    open_cmd.add_argument(
+        "--date",
+        metavar="YYYY-MM-DD",
+        help="该周内任一天，YYYY-MM-DD（默认：截止时间未到的最近一周）",
+    )
     open_cmd.add_argument(
         "--past",
         action="store_true",
         help="补开截止时间已过的一周：不通知窗口，随即截止并汇编草稿",
     )
-    open_cmd.add_argument("--number", type=int, help="本年期号（默认自动顺延）")
-    open_cmd.add_argument("--total", type=int, help="总期号（默认自动顺延）")
+    open_cmd.add_argument(
+        "--number", type=positive_int, metavar="期号", help="本年期号（默认自动顺延）"
+    )
+    open_cmd.add_argument(
+        "--total", type=positive_int, metavar="总期号", help="总期号（默认自动顺延）"
+    )
     number_cmd = add(
         "number",
         "修改当前一期的本年期号或总期号（以后各期据此顺延）。",
@@ -482,8 +496,8 @@ def build_parser() -> argparse.ArgumentParser:
         cmd_issue_number,
         issue_commands,
     )
-    number_cmd.add_argument("--number", type=int, help="本年期号")
-    number_cmd.add_argument("--total", type=int, help="总期号")
+    number_cmd.add_argument("--number", type=positive_int, metavar="期号", help="本年期号")
+    number_cmd.add_argument("--total", type=positive_int, metavar="总期号", help="总期号")
 
     draft = add(
         "draft",
@@ -491,8 +505,10 @@ def build_parser() -> argparse.ArgumentParser:
         "zhoubao draft --issue-date 2022-10-21",
         cmd_draft,
     )
-    draft.add_argument("--issue-date", help="印发日期，YYYY-MM-DD（默认今天）")
-    draft.add_argument("--out", help="输出目录（默认：数据目录下的 drafts）")
+    draft.add_argument(
+        "--issue-date", metavar="YYYY-MM-DD", help="印发日期，YYYY-MM-DD（默认今天）"
+    )
+    draft.add_argument("--out", metavar="目录", help="输出目录（默认：数据目录下的 drafts）")
 
     add("status", "查看当前一期各窗口的报送情况和待发消息。", "zhoubao status", cmd_status)
 
@@ -503,7 +519,7 @@ def build_parser() -> argparse.ArgumentParser:
         cmd_bench,
     )
     bench.add_argument("--quick", action="store_true", help="快速模式（数据量小，供 CI 使用）")
-    bench.add_argument("--out", help="结果（JSON 和 Markdown）的输出目录")
+    bench.add_argument("--out", metavar="目录", help="结果（JSON 和 Markdown）的输出目录")
     bench.add_argument(
         "--only", action="append", metavar="名称", help="只运行这一项（可重复），如 turns、draft"
     )
@@ -514,7 +530,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo = add(
         "demo", "在临时目录中自动演示一周的报送与汇编，并给出草稿路径。", "zhoubao demo", cmd_demo
     )
-    demo.add_argument("--dir", help="演示用的数据目录（默认新建临时目录）")
+    demo.add_argument("--dir", metavar="目录", help="演示用的数据目录（默认新建临时目录）")
     demo.add_argument("--quiet", action="store_true", help="不显示对话过程")
     return parser
 

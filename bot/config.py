@@ -2,17 +2,19 @@
 
 `load_config` is the only way in: every problem (missing file, TOML syntax, a bad value)
 becomes one `ConfigError` whose message names the file, the dotted key and the problem,
-in Chinese for the administrator. `write_default_config` copies `default_config.toml`.
+in Chinese for the administrator. `write_default_config` copies `default_config.toml`
+(`zhoubao init`; with `force`, over an existing file that it backs up first).
 """
 
 from __future__ import annotations
 
 import difflib
 import re
+import shutil
 import string
 import tomllib
 from collections.abc import Iterable, Sequence
-from datetime import date, time
+from datetime import UTC, date, datetime, time
 from pathlib import Path
 from typing import Annotated, Any, Final, Literal, get_args
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -79,7 +81,10 @@ def _msg_invalid_many(path: str, lines: Sequence[tuple[str, str]], more: int) ->
 
 
 def _msg_exists(path: str) -> str:
-    return f"配置文件 {path} 已存在，不会覆盖；如要重新生成，请先移走原文件"
+    return (
+        f"配置文件 {path} 已存在，未覆盖；如要重新生成默认配置，"
+        "请运行 zhoubao init --force（原文件会先备份）"
+    )
 
 
 def _msg_unwritable(path: str, reason: str) -> str:
@@ -120,7 +125,7 @@ MSG_BAD_DATABASE_URL: Final = (
     "不是有效的数据库地址，应如 sqlite+aiosqlite:///data/zhoubao.sqlite3"
     " 或 postgresql+asyncpg://用户名@主机/库名"
 )
-MSG_DUPLICATE: Final = "与 {other} 重复"
+MSG_DUPLICATE: Final = "与 {other}重复"  # {other} ends in "第 N 项"
 MSG_TOTAL_BELOW_NUMBER: Final = "总期号不能小于当年期号 next_number"
 
 _TYPE_PROBLEMS: Final[dict[str, str]] = {
@@ -729,12 +734,26 @@ def default_config_text() -> str:
     return _default_config_bytes().decode("utf-8")
 
 
-def write_default_config(path: Path) -> None:
-    """Write the packaged default configuration to `path`; never overwrite a file."""
+def write_default_config(path: Path, *, force: bool = False) -> Path | None:
+    """Write the packaged default configuration to `path`.
+
+    An existing file is never overwritten unless `force` is given; then it is first copied
+    to a backup beside it, `NAME.bak-YYYYmmdd-HHMMSS` (local time; `-2`, `-3`… if that name
+    is taken: no earlier backup is overwritten), and the backup's path is returned. The new
+    file replaces the old one in one step and keeps its permissions (behind a symbolic link,
+    the file it points to is backed up and replaced).
+    """
     shown = str(path)
     content = _default_config_bytes()
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
+        if force and (path.exists() or path.is_symlink()):
+            if not path.is_file():
+                raise ConfigError(_msg_unwritable(shown, MSG_NOT_A_FILE), path=shown)
+            target = path.resolve() if path.is_symlink() else path  # the link stays a link
+            backup = _back_up(target)
+            _replace(target, content)
+            return backup
         with path.open("xb") as stream:  # "x": fail rather than overwrite, even in a race
             stream.write(content)
     except FileExistsError:
@@ -744,6 +763,36 @@ def write_default_config(path: Path) -> None:
     except OSError as error:
         reason = error.strerror or type(error).__name__
         raise ConfigError(_msg_unwritable(shown, reason), path=shown) from None
+    return None
+
+
+def _back_up(path: Path) -> Path:
+    """Copy `path` to a backup file beside it that did not exist before; return its path."""
+    stamp = datetime.now(UTC).astimezone().strftime("%Y%m%d-%H%M%S")
+    base = path.with_name(f"{path.name}.bak-{stamp}")
+    backup, attempt = base, 1
+    while True:
+        try:
+            with backup.open("xb") as stream:  # "x": never overwrite an earlier backup
+                stream.write(path.read_bytes())
+        except FileExistsError:
+            attempt += 1
+            backup = base.with_name(f"{base.name}-{attempt}")
+            continue
+        shutil.copystat(path, backup)
+        return backup
+
+
+def _replace(path: Path, content: bytes) -> None:
+    """Replace the file at `path` with `content` in one step, keeping its permissions."""
+    temporary = path.with_name(f".{path.name}.new")
+    try:
+        with temporary.open("wb") as stream:
+            stream.write(content)
+        shutil.copymode(path, temporary)
+        temporary.replace(path)
+    finally:
+        temporary.unlink(missing_ok=True)
 
 
 # --- Error translation. --------------------------------------------------------------------
@@ -868,12 +917,22 @@ def _model_in(annotation: object) -> type[BaseModel] | None:
 
 
 def _dotted(loc: Sequence[str | int]) -> str:
-    """Format a location as TOML-ish dotted keys: ("windows", 3, "name") → windows[3].name."""
+    """Format a location for the administrator: dotted keys, list entries counted from 1.
+
+    ("windows", 5, "short_name") → "windows 第 6 项的 short_name" (the sixth [[windows]]);
+    ("schedule", "extra_holidays", 0) → "schedule.extra_holidays 第 1 项".
+    """
     text = ""
+    after_entry = False
     for part in loc:
         if isinstance(part, int):
-            text += f"[{part}]"
+            text += f" 第 {part + 1} 项" if text else f"第 {part + 1} 项"
+            after_entry = True
             continue
         name = part if re.fullmatch(r"[A-Za-z0-9_-]+", part) else f'"{part}"'
-        text += f".{name}" if text else name
+        if after_entry:
+            text += f"的 {name}"
+        else:
+            text += f".{name}" if text else name
+        after_entry = False
     return text

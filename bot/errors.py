@@ -18,7 +18,8 @@ class ConfigError(BotError):
     def __init__(self, message: str, *, path: str | None = None, key: str | None = None) -> None:
         super().__init__(message)
         self.path = path  # the configuration file as given, if known
-        self.key = key  # dotted key path of the (first) problem, e.g. "windows[3].short_name"
+        # dotted key path of the (first) problem, e.g. "windows 第 4 项的 short_name"
+        self.key = key
 
 
 class ChannelError(BotError):

@@ -12,6 +12,8 @@ INIT_WRITTEN: Final = (
     "已生成配置文件：{path}\n"
     "请按实际情况修改窗口名单和编号，然后运行 zhoubao demo 或 zhoubao chat。"
 )
+INIT_BACKED_UP: Final = "原配置文件已备份为：{backup}"
+INIT_FORCE_HELP: Final = "配置文件已存在时也重新生成，原文件先另存为备份"
 CONFIG_CREATED: Final = "未找到配置文件，已按默认设置生成：{path}（可随时修改）。"
 CHAT_WELCOME: Final = "已以“{name}”的身份连接 zhoubao。直接输入消息后回车；Ctrl-D 退出。"
 CHAT_BYE: Final = "再见。"
@@ -21,6 +23,7 @@ INVITE_CREATED: Final = (
 )
 UNKNOWN_WINDOW: Final = "找不到窗口“{name}”。可用的窗口：{names}"
 WINDOW_REQUIRED: Final = "报送人员（staff）的邀请码必须用 --window 指定窗口。"
+NOT_POSITIVE_INT: Final = "“{value}”不是正整数"
 BAD_DATE: Final = "日期“{value}”格式不对，应为 YYYY-MM-DD，例如 2022-09-14。"
 ISSUE_OPENED: Final = (
     "已开启 {issue_line}，报送期间{period}，截止时间 {deadline}；已通知 {windows} 个窗口。"

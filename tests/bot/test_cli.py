@@ -243,8 +243,46 @@ def test_init_exits_2_naming_file_when_file_exists(
 
     run = zhoubao(capsys, path, "init")
 
-    assert run == Run(2, "", f"配置文件 {path} 已存在，不会覆盖；如要重新生成，请先移走原文件\n")
+    assert run == Run(
+        2,
+        "",
+        f"配置文件 {path} 已存在，未覆盖；如要重新生成默认配置，"
+        "请运行 zhoubao init --force（原文件会先备份）\n",
+    )
     assert path.read_text(encoding="utf-8") == "# edited by the administrator\n"
+
+
+def test_init_force_rewrites_file_and_says_where_backup_is_when_file_exists(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "zhoubao.toml"
+    path.write_text("# edited by the administrator\n", encoding="utf-8")
+
+    run = zhoubao(capsys, path, "init", "--force")
+
+    (backup,) = tmp_path.glob("zhoubao.toml.bak-*")
+    assert re.fullmatch(r"zhoubao\.toml\.bak-\d{8}-\d{6}", backup.name)
+    assert run == Run(
+        0,
+        messages.INIT_BACKED_UP.format(backup=backup)
+        + "\n"
+        + messages.INIT_WRITTEN.format(path=path)
+        + "\n",
+        "",
+    )
+    assert backup.read_text(encoding="utf-8") == "# edited by the administrator\n"
+    assert path.read_text(encoding="utf-8") == default_config_text()
+
+
+def test_init_force_writes_without_backup_when_file_is_absent(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "zhoubao.toml"
+
+    run = zhoubao(capsys, path, "init", "--force")
+
+    assert run == Run(0, messages.INIT_WRITTEN.format(path=path) + "\n", "")
+    assert sorted(tmp_path.iterdir()) == [path]
 
 
 # --- a broken configuration --------------------------------------------------------------
@@ -265,7 +303,10 @@ def test_status_exits_2_with_one_message_when_window_is_duplicated(
     run = zhoubao(capsys, config_path, "status")
 
     assert run == Run(2, "", _config_error(config_path) + "\n")
-    assert run.err == f"配置文件 {config_path} 有误：windows[1].short_name：与 windows[0] 重复\n"
+    assert (
+        run.err
+        == f"配置文件 {config_path} 有误：windows 第 2 项的 short_name：与 windows 第 1 项重复\n"
+    )
     assert "Traceback" not in run.err
 
 

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import date, time
+import re
+import stat
+import time as time_module
+from datetime import date, datetime, time, tzinfo
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 
+from bot import config as config_module
 from bot.config import (
     Config,
     ReminderConfig,
@@ -263,8 +267,95 @@ def test_write_default_config_refuses_when_file_exists(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as caught:
         write_default_config(path)
 
-    assert str(caught.value) == f"配置文件 {path} 已存在，不会覆盖；如要重新生成，请先移走原文件"
+    assert str(caught.value) == (
+        f"配置文件 {path} 已存在，未覆盖；如要重新生成默认配置，"
+        "请运行 zhoubao init --force（原文件会先备份）"
+    )
     assert path.read_text(encoding="utf-8") == "# mine\n"
+
+
+def test_write_default_config_backs_up_and_rewrites_when_forced_over_a_file(
+    tmp_path: Path,
+) -> None:
+    path = write(tmp_path, "# mine\n")
+    path.chmod(0o640)
+
+    backup = write_default_config(path, force=True)
+
+    assert backup is not None and backup.parent == tmp_path
+    assert re.fullmatch(r"zhoubao\.toml\.bak-\d{8}-\d{6}", backup.name), backup
+    assert backup.read_text(encoding="utf-8") == "# mine\n"
+    assert path.read_text(encoding="utf-8") == default_config_text()
+    assert stat.S_IMODE(path.stat().st_mode) == stat.S_IMODE(backup.stat().st_mode) == 0o640
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([path.name, backup.name])
+
+
+def test_write_default_config_keeps_every_backup_when_forced_twice_in_one_second(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    class Frozen(datetime):
+        @classmethod
+        def now(cls, tz: tzinfo | None = None) -> Frozen:
+            return cls(2024, 10, 8, 9, 30, 5, tzinfo=tz)
+
+    monkeypatch.setattr(config_module, "datetime", Frozen)
+    monkeypatch.setenv("TZ", "UTC")
+    time_module.tzset()
+    path = write(tmp_path, "# first\n")
+    first = write_default_config(path, force=True)
+    path.write_text("# second\n", encoding="utf-8")
+    second = write_default_config(path, force=True)
+    path.write_text("# third\n", encoding="utf-8")
+
+    third = write_default_config(path, force=True)
+
+    monkeypatch.undo()
+    time_module.tzset()
+    assert [b.name if b else None for b in (first, second, third)] == [
+        "zhoubao.toml.bak-20241008-093005",
+        "zhoubao.toml.bak-20241008-093005-2",
+        "zhoubao.toml.bak-20241008-093005-3",
+    ]
+    assert [b.read_text(encoding="utf-8") for b in (first, second, third) if b] == [
+        "# first\n",
+        "# second\n",
+        "# third\n",
+    ]
+
+
+def test_write_default_config_returns_no_backup_when_forced_on_a_free_path(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "etc" / "zhoubao.toml"
+
+    assert write_default_config(path, force=True) is None
+    assert path.read_text(encoding="utf-8") == default_config_text()
+
+
+def test_write_default_config_keeps_symbolic_link_when_forced_through_it(
+    tmp_path: Path,
+) -> None:
+    real = write(tmp_path, "# mine\n")
+    link = tmp_path / "etc" / "zhoubao.toml"
+    link.parent.mkdir()
+    link.symlink_to(real)
+
+    backup = write_default_config(link, force=True)
+
+    assert link.is_symlink() and link.resolve() == real
+    assert real.read_text(encoding="utf-8") == default_config_text()
+    assert backup is not None and backup.parent == tmp_path
+    assert backup.read_text(encoding="utf-8") == "# mine\n"
+
+
+def test_write_default_config_refuses_when_forced_over_a_directory(tmp_path: Path) -> None:
+    path = tmp_path / "zhoubao.toml"
+    path.mkdir()
+
+    with pytest.raises(ConfigError) as caught:
+        write_default_config(path, force=True)
+
+    assert str(caught.value) == f"配置文件 {path} 无法写入：这是一个目录，不是文件"
 
 
 # --- Mistakes: one ConfigError naming the file, the key and the problem. -------------------
@@ -325,7 +416,20 @@ def test_load_config_names_both_windows_when_short_name_is_duplicated(tmp_path: 
     text = replaced(default_config_text(), 'short_name = "教育厅"', 'short_name = "商务厅"')
 
     assert load_error(write(tmp_path, text)) == (
-        f"配置文件 {tmp_path / 'zhoubao.toml'} 有误：windows[5].short_name：与 windows[0] 重复"
+        f"配置文件 {tmp_path / 'zhoubao.toml'} 有误："
+        "windows 第 6 项的 short_name：与 windows 第 1 项重复"
+    )
+
+
+def test_load_config_counts_windows_from_1_when_a_window_has_an_unknown_key(
+    tmp_path: Path,
+) -> None:
+    text = replaced(default_config_text(), 'short_name = "商务厅"', 'short_nmae = "商务厅"')
+
+    assert load_error(write(tmp_path, text)) == (
+        f"配置文件 {tmp_path / 'zhoubao.toml'} 有 2 处错误：\n"
+        "  windows 第 1 项的 short_name：缺少此项\n"
+        "  windows 第 1 项的 short_nmae：未知的配置项，是否应为 short_name？"
     )
 
 
@@ -342,7 +446,7 @@ def test_load_config_names_reminder_when_its_time_is_malformed(tmp_path: Path) -
     text = replaced(default_config_text(), 'time = "15:00"', 'time = "3pm"')
 
     assert load_error(write(tmp_path, text)) == (
-        f"配置文件 {tmp_path / 'zhoubao.toml'} 有误：schedule.reminders[0].time："
+        f"配置文件 {tmp_path / 'zhoubao.toml'} 有误：schedule.reminders 第 1 项的 time："
         "时间“3pm”无效，应为 24 小时制的“HH:MM”，如“09:00”"
     )
 
@@ -355,7 +459,7 @@ def test_load_config_rejects_reminder_when_after_deadline(tmp_path: Path) -> Non
     )
 
     assert load_error(write(tmp_path, text)) == (
-        f"配置文件 {tmp_path / 'zhoubao.toml'} 有误：schedule.reminders[1].time："
+        f"配置文件 {tmp_path / 'zhoubao.toml'} 有误：schedule.reminders 第 2 项的 time："
         "截止当天的提醒应早于截止时间 12:00"
     )
 
@@ -425,7 +529,7 @@ def test_load_config_rejects_key_when_not_ascii_identifier(tmp_path: Path) -> No
     text = replaced(default_config_text(), 'key = "dress"', 'key = "着装"')
 
     assert load_error(write(tmp_path, text)) == (
-        f"配置文件 {tmp_path / 'zhoubao.toml'} 有误：bulletin.criteria[2].key："
+        f"配置文件 {tmp_path / 'zhoubao.toml'} 有误：bulletin.criteria 第 3 项的 key："
         "应以小写英文字母开头，只含小写英文字母、数字和下划线，如 business_environment"
     )
 
@@ -434,8 +538,8 @@ def test_load_config_names_both_criteria_when_key_is_duplicated(tmp_path: Path) 
     text = replaced(default_config_text(), 'key = "dress"', 'key = "badge"')
 
     assert load_error(write(tmp_path, text)) == (
-        f"配置文件 {tmp_path / 'zhoubao.toml'} 有误：bulletin.criteria[3].key："
-        "与 bulletin.criteria[2] 重复"
+        f"配置文件 {tmp_path / 'zhoubao.toml'} 有误：bulletin.criteria 第 4 项的 key："
+        "与 bulletin.criteria 第 3 项重复"
     )
 
 
@@ -456,7 +560,7 @@ def test_load_config_rejects_date_when_quoted(tmp_path: Path) -> None:
     text = replaced(default_config_text(), "extra_workdays = []", 'extra_workdays = ["2024-10-12"]')
 
     assert load_error(write(tmp_path, text)) == (
-        f"配置文件 {tmp_path / 'zhoubao.toml'} 有误：schedule.extra_workdays[0]："
+        f"配置文件 {tmp_path / 'zhoubao.toml'} 有误：schedule.extra_workdays 第 1 项："
         "应为日期，不加引号，如 2024-10-08"
     )
 
