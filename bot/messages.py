@@ -10,7 +10,9 @@ CLI_DESCRIPTION: Final = (
 CONFIG_HELP: Final = "配置文件路径（默认：环境变量 ZHOUBAO_CONFIG 或 ./zhoubao.toml）"
 INIT_WRITTEN: Final = (
     "已生成配置文件：{path}\n"
-    "请按实际情况修改窗口名单和编号，然后运行 zhoubao demo 或 zhoubao chat。"
+    "请按实际情况修改窗口名单，然后运行 zhoubao run（也可以先用 zhoubao demo 看一遍）。\n"
+    "期号：配置文件没有设定 [numbering]，第一期将是开启当年的第1期（总第1期）；"
+    "如需接续以往的期号，请去掉 [numbering] 几行开头的 #，填上下一期实际的期号。"
 )
 INIT_BACKED_UP: Final = "原配置文件已备份为：{backup}"
 INIT_FORCE_HELP: Final = "配置文件已存在时也重新生成，原文件先另存为备份"
