@@ -101,8 +101,10 @@ class Engine:
         """Handle one update; return the messages it queued (empty for a redelivery).
 
         Returns once the update is committed; raises if its batch could not be committed
-        (the database is down), and the update may then be delivered again.
+        (the database is down), and the update may then be delivered again. Its texts pass
+        the text gate first: nothing a channel delivers is stored, previewed or logged as is.
         """
+        update = update.through_gate()
         key = update.key
         lock = self._locks.setdefault(key, asyncio.Lock())
         self._lock_users[key] = self._lock_users.get(key, 0) + 1

@@ -46,8 +46,13 @@ async def deliver_draft(
         message = await draft_message(session, issue, template, now)
     except DraftError as error:
         message = Outgoing(messages.draft_failed(issue_line(issue), error.user_message))
+    return await notify_editors(session, message, f"draft:{issue.id}:{version}", now)
+
+
+async def notify_editors(session: AsyncSession, message: Outgoing, key: str, now: datetime) -> int:
+    """Queue `message` to every editor once per `key`; return how many were queued."""
     queued = 0
     for member in await editors(session):
-        envelope = Envelope(member_key(member), message, f"draft:{issue.id}:{version}:{member.id}")
+        envelope = Envelope(member_key(member), message, f"{key}:{member.id}")
         queued += await enqueue(session, envelope, now)
     return queued

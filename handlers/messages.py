@@ -245,6 +245,22 @@ def sends_failed(count: int) -> str:
     return f"注意：有 {count} 条消息发送失败，请管理员运行 zhoubao status 查看原因。"
 
 
+JOB_NAMES = {
+    "open": "开启本期",
+    "prompt": "通知各窗口",
+    "close": "截止并生成草稿",
+    "remind": "催报提醒",
+}
+
+
+def job_failed(job: str, period: str, reason: str) -> str:
+    return (
+        f"{period}的“{JOB_NAMES.get(job, job)}”没有完成（{reason}）。"
+        "zhoubao 每隔半分钟会自动重试；如一直不成功，请管理员查看日志或运行 zhoubao status，"
+        "也可以先在菜单中选“生成草稿”手动汇编。"
+    )
+
+
 def reminded(count: int) -> str:
     return f"已向 {count} 个未报送窗口发送提醒。" if count else "所有窗口都已报送，无需提醒。"
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
+
+from report.text_gate import clean_optional, clean_text
 
 
 class ChannelKind(StrEnum):
@@ -32,6 +34,14 @@ class Incoming:
     text: str | None = None
     choice: str | None = None  # a button's value; text channels send text instead
     display_name: str = ""
+
+    def through_gate(self) -> Incoming:
+        """This update with its texts through the text gate (report.text_gate)."""
+        text, choice = clean_optional(self.text), clean_optional(self.choice)
+        name = clean_text(self.display_name)
+        if (text, choice, name) == (self.text, self.choice, self.display_name):
+            return self
+        return replace(self, text=text, choice=choice, display_name=name)
 
 
 @dataclass(frozen=True, slots=True)

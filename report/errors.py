@@ -29,3 +29,7 @@ class UnknownSubsectionError(DraftError):
     def __init__(self, detail: str, user_message: str, keys: tuple[str, ...]) -> None:
         super().__init__(detail, user_message)
         self.keys = keys
+
+
+class RenderError(DraftError):
+    """A text of the draft cannot be written into the document (not XML 1.0 compatible)."""

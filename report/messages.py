@@ -41,6 +41,10 @@ _DIGITS: Final = "零一二三四五六七八九"
 
 # Messages for the editor when a draft cannot be compiled (DraftError.user_message).
 NO_ITEMS: Final = "本期还没有任何窗口动态，无法生成草稿。"
+RENDER_FAILED: Final = (
+    "草稿中有无法写入 Word 文件的字符，无法生成草稿。"
+    "请相关窗口在“查看/修改已交动态”中改正后重新生成，或联系管理员。"
+)
 MISSING_FIGURES: Final = "还缺少以下统计数据：{labels}。请先录入后再生成草稿。"
 UNKNOWN_SUBSECTION: Final = "有动态归入了周报中不存在的栏目，请检查后再生成草稿。"
 BAD_STATISTICS_SENTENCE: Final = "周报模板中的统计语句有误，请联系管理员。"

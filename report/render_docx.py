@@ -25,6 +25,7 @@ from docx.text.run import Run
 
 from report import messages
 from report.bulletin import Draft
+from report.errors import RenderError
 
 FANGSONG: Final = "仿宋_GB2312"
 KAITI: Final = "楷体_GB2312"
@@ -155,10 +156,18 @@ STYLES: Final = (
 
 
 def render_docx(draft: Draft, stream: IO[bytes]) -> None:
-    """Write the draft to `stream` as a .docx document."""
+    """Write the draft to `stream` as a .docx document.
+
+    RenderError if a text cannot be written into XML: the text gate keeps such characters
+    out, so this only happens to a row that bypassed it, and the editor is told, not a job
+    stuck on a traceback.
+    """
     document = Document(io.BytesIO(_blank_bulletin()))
-    _set_properties(document, draft)
-    _write_body(document, draft)
+    try:
+        _set_properties(document, draft)
+        _write_body(document, draft)
+    except ValueError as error:  # lxml: "All strings must be XML compatible"
+        raise RenderError(f"docx: {error}", messages.RENDER_FAILED) from error
     document.save(stream)
 
 

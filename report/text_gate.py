@@ -5,7 +5,8 @@ rows in the database, lines in the log and runs in a .docx. One character that l
 (U+FFFF) or PostgreSQL refuses (NUL, a lone surrogate) would then stop the draft, the deadline
 job or the log line. So before anything is stored, previewed or logged, `clean_text` removes:
 
-- NUL and the C0 controls except tab and line breaks, DEL and the C1 controls;
+- NUL and the C0 controls except tab and line breaks, DEL and the C1 controls (a terminal's
+  colour sequence, ESC [ 31 m, goes whole);
 - lone surrogates (U+D800–U+DFFF: only a broken decoder produces them);
 - the noncharacters: U+FDD0–U+FDEF and the last two code points of every plane (U+FFFE,
   U+FFFF, U+1FFFE …);
@@ -37,6 +38,10 @@ _ZERO_WIDTH_BY_CJK: Final = re.compile(
 )
 _ZERO_WIDTH_SPACE: Final = "\u200b"  # never joins anything: removed everywhere
 _CARRIAGE_RETURN: Final = re.compile("\r\n?")
+# A terminal's escape sequences (colours pasted from a console) go whole, not just their ESC.
+_TERMINAL_ESCAPE: Final = re.compile(
+    "\x1b(?:\\[[0-?]*[ -/]*[@-~]|\\][^\x07\x1b]*(?:\x07|\x1b\\\\)?)"
+)
 # Cheap test for the common case: plain text with none of the above passes untouched.
 _SUSPECT: Final = re.compile(
     f"[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff\ufdd0-\ufdef\ufeff\u2060{_ZERO_WIDTH}"
@@ -50,6 +55,7 @@ def clean_text(text: str) -> str:
     if _SUSPECT.search(text) is None:
         return text
     text = _CARRIAGE_RETURN.sub("\n", text)
+    text = _TERMINAL_ESCAPE.sub("", text)
     text = _FORBIDDEN.sub("", text)
     text = text.replace(_ZERO_WIDTH_SPACE, "")
     return _ZERO_WIDTH_BY_CJK.sub("", text)

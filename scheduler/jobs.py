@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from handlers.drafts import deliver_draft
+from handlers import messages
+from handlers.drafts import deliver_draft, notify_editors
 from handlers.prompts import PromptKind, prompt_windows
+from handlers.types import Outgoing
 from report.bulletin import BulletinTemplate
+from report.dates import format_period
 from scheduler.calendar import WorkCalendar
 from scheduler.numbering import DerivedNumbers, NumberingDefaults, derive_numbers
 from scheduler.plan import ScheduleRules, WeekPlan, plan_week, plans_around, upcoming_plan
@@ -196,6 +200,10 @@ async def run_due_jobs(
     two processes, or after a crash sends nothing twice and misses nothing. On a new install
     (no issue yet) the first week whose deadline is still ahead is opened at once, and its
     windows are prompted at its opening time.
+
+    Each job of each week runs in its own transaction: one that fails is rolled back, logged,
+    reported once to the editors and tried again at the next call, and every other job and
+    week goes on (a broken deadline never keeps next week's issue from opening).
     """
     plans = plans_around(settings.calendar, settings.rules, now)
     upcoming = upcoming_plan(settings.calendar, settings.rules, now)
@@ -203,47 +211,55 @@ async def run_due_jobs(
         plans.append(upcoming)
     done: list[str] = []
     for plan in plans:
-        async with sessions() as session, session.begin():
-            done += await _run_week(session, settings, plan, now)
+        for job in WEEK_JOBS:
+            try:
+                async with sessions() as session, session.begin():
+                    done += await job(session, settings, plan, now)
+            except Exception as error:  # one failing job must not stop the others
+                done.append(f"failed {job.__name__.strip('_')} {plan.period.start}")
+                await _report_failure(sessions, job.__name__.strip("_"), plan, error, now)
     return done
 
 
-async def _run_week(
-    session: AsyncSession, settings: WeekSettings, plan: WeekPlan, now: datetime
-) -> list[str]:
-    issue = await issues.issue_for_period(session, plan.period.start)
-    if issue is None:
-        return await _open_due(session, settings, plan, now)
-    if issue.status != IssueStatus.OPEN:
-        return []
-    done = []
-    if now >= plan.open_at and await _once(session, _prompt_job(issue), now):
-        prompted = await prompt_windows(session, issue, PromptKind.OPEN, now)
-        done.append(f"prompt {issue.period_start} {prompted}")
-    deadline = issue.deadline_at or plan.deadline
-    if now >= deadline:
-        if not await _once(session, f"close:{issue.id}:{deadline.isoformat()}", now):
-            return done
-        await issues.close_issue(session, issue, now)
-        await deliver_draft(session, issue, settings.template, now, deadline.isoformat())
-        logger.info("issue closed and draft delivered", extra={"issue_id": issue.id})
-        return [*done, f"close {issue.period_start}"]
-    # A reminder planned before the issue opened (it opened late) would only repeat the prompt.
-    due = [moment for moment in plan.reminders if issue.opened_at < moment <= now]
-    if not due:
-        return done
-    # After downtime only the latest reminder still makes sense; earlier ones are skipped.
-    latest = due[-1].isoformat()
-    if not await _once(session, f"remind:{issue.id}:{latest}", now):
-        return done
-    reached = await prompt_windows(session, issue, PromptKind.REMIND, now, label=latest)
-    return [*done, f"remind {latest} {reached}"]
+async def _report_failure(
+    sessions: async_sessionmaker[AsyncSession],
+    job: str,
+    plan: WeekPlan,
+    error: Exception,
+    now: datetime,
+) -> None:
+    """Log a failed job; the first time it fails for its week, tell the editors too."""
+    key = f"failed:{job}:{plan.period.start}"
+    try:
+        async with sessions() as session, session.begin():
+            first = await _once(session, key, now)
+            if first:
+                period = format_period(plan.period.start, plan.period.end)
+                reason = f"{type(error).__name__}: {error}".splitlines()[0][:200]
+                notice = Outgoing(messages.job_failed(job, period, reason))
+                await notify_editors(session, notice, key, now)
+    except Exception:
+        first = True  # the database itself failed: say it in full below
+    if first:
+        logger.error(
+            "weekly job failed; it is retried at the next tick",
+            exc_info=error,
+            extra={"job": job, "period_start": str(plan.period.start)},
+        )
+    else:
+        logger.warning(
+            "weekly job failed again: %s",
+            f"{type(error).__name__}: {error}".splitlines()[0][:200],
+            extra={"job": job, "period_start": str(plan.period.start)},
+        )
 
 
-async def _open_due(
+async def _open(
     session: AsyncSession, settings: WeekSettings, plan: WeekPlan, now: datetime
 ) -> list[str]:
     """Open `plan`'s issue if it is time: at its opening, or at once on a new install."""
+    if await issues.issue_for_period(session, plan.period.start) is not None:
+        return []
     last = await issues.last_issue(session)
     if now >= plan.deadline:
         if last is None or last.period_start > plan.period.start:
@@ -259,3 +275,59 @@ async def _open_due(
         return []  # an ordinary week: opened at its time
     opened = await open_week(session, settings, plan, now)
     return [f"open {opened.issue.period_start}"]
+
+
+async def _open_issue_of(session: AsyncSession, plan: WeekPlan) -> Issue | None:
+    issue = await issues.issue_for_period(session, plan.period.start)
+    return issue if issue is not None and issue.status == IssueStatus.OPEN else None
+
+
+async def _prompt(
+    session: AsyncSession, settings: WeekSettings, plan: WeekPlan, now: datetime
+) -> list[str]:
+    """Prompt the windows once the week has begun (an issue opened ahead waits for it)."""
+    issue = await _open_issue_of(session, plan)
+    if issue is None or now < plan.open_at or not await _once(session, _prompt_job(issue), now):
+        return []
+    prompted = await prompt_windows(session, issue, PromptKind.OPEN, now)
+    return [f"prompt {issue.period_start} {prompted}"]
+
+
+async def _close(
+    session: AsyncSession, settings: WeekSettings, plan: WeekPlan, now: datetime
+) -> list[str]:
+    """At the deadline: close intake and send the compiled draft to the editors."""
+    issue = await _open_issue_of(session, plan)
+    if issue is None:
+        return []
+    deadline = issue.deadline_at or plan.deadline
+    if now < deadline or not await _once(session, f"close:{issue.id}:{deadline.isoformat()}", now):
+        return []
+    await issues.close_issue(session, issue, now)
+    await deliver_draft(session, issue, settings.template, now, deadline.isoformat())
+    logger.info("issue closed and draft delivered", extra={"issue_id": issue.id})
+    return [f"close {issue.period_start}"]
+
+
+async def _remind(
+    session: AsyncSession, settings: WeekSettings, plan: WeekPlan, now: datetime
+) -> list[str]:
+    """Remind the silent windows at the planned moments before the deadline."""
+    issue = await _open_issue_of(session, plan)
+    if issue is None or now >= (issue.deadline_at or plan.deadline):
+        return []
+    # A reminder planned before the issue opened (it opened late) would only repeat the prompt.
+    due = [moment for moment in plan.reminders if issue.opened_at < moment <= now]
+    if not due:
+        return []
+    # After downtime only the latest reminder still makes sense; earlier ones are skipped.
+    latest = due[-1].isoformat()
+    if not await _once(session, f"remind:{issue.id}:{latest}", now):
+        return []
+    reached = await prompt_windows(session, issue, PromptKind.REMIND, now, label=latest)
+    return [f"remind {latest} {reached}"]
+
+
+WeekJob = Callable[[AsyncSession, WeekSettings, WeekPlan, datetime], Awaitable[list[str]]]
+# In this order: an issue opened in this call is prompted in the same call when it is time.
+WEEK_JOBS: tuple[WeekJob, ...] = (_open, _prompt, _close, _remind)

@@ -176,6 +176,20 @@ async def test_terminal_colour_codes_removed_whole_when_item_stored(
     assert [i.text for i in await all_items(app)] == ["本周办结业务4082件。"]
 
 
+async def test_noncharacters_and_zero_width_never_reach_preview_store_or_draft(
+    app: App, channel: RecordingChannel, tmp_path: Path
+) -> None:
+    staff = await _at_text_step(app, channel)
+
+    preview = await _confirmed(staff, "本周办\u200d结\uffff业务\ufffe4082件\ud800。")
+
+    assert preview == [messages.preview(BUSINESS_ENVIRONMENT_TITLE, "本周办结业务4082件。")]
+    assert [i.text for i in await all_items(app)] == ["本周办结业务4082件。"]
+    await save_reference_figures(app)
+    written = await write_draft(app, tmp_path, date(2022, 9, 16))
+    assert "本周办结业务4082件。" in written.markdown_path.read_text("utf-8")
+
+
 MARKUP_ITEM = "<b>加粗</b> *星号* _下划线_ [链接](http://x)"
 
 

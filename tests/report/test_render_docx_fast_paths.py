@@ -22,9 +22,11 @@ from docx.oxml.xmlchemy import BaseOxmlElement
 from docx.text.paragraph import Paragraph
 from docx.text.run import Run
 
+from report import messages
 from report import render_docx as module
 from report.bulletin import Draft, DraftCriterion, DraftSubsection, NumberedItem
 from report.compile import compile_draft
+from report.errors import RenderError
 from report.render_docx import STYLES, render_docx
 from tests.report.reference_issue import reference
 
@@ -172,5 +174,6 @@ def test_invalid_xml_text_is_refused_when_rendered_as_python_docx_refused_it(
     draft = replace(_reference_draft(), title="窗口\x01周报")
     with pytest.raises(ValueError, match="XML compatible"):
         _reference_docx(draft, monkeypatch)
-    with pytest.raises(ValueError, match="XML compatible"):
+    with pytest.raises(RenderError, match="XML compatible") as refused:
         _docx(draft)
+    assert refused.value.user_message == messages.RENDER_FAILED  # what the editor is told

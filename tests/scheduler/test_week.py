@@ -14,11 +14,12 @@ import pytest
 from bot.app import App
 from handlers import messages
 from handlers.drafts import issue_line
+from report import messages as report_messages
 from report.dates import format_period
 from scheduler.clock import SHANGHAI, FrozenClock
 from scheduler.jobs import run_due_jobs
 from storage.models import Issue, IssueStatus, Role
-from storage.repositories import issues
+from storage.repositories import issues, members, submissions, windows
 from tests.fakes import Person, RecordingChannel, bound_person, texts
 from tests.handlers.support import save_reference_figures
 
@@ -268,3 +269,72 @@ async def test_prompt_goes_out_once_when_two_ticks_race_at_the_opening_time(
 
     assert sorted([first, second]) == [[], ["prompt 2022-09-19 2"]]
     assert len(await week.people["housing"].inbox()) == 1
+
+
+async def _plant_item(app: App, text: str) -> None:
+    """Store an item as if the text gate had been bypassed (an old row, a direct import)."""
+    async with app.sessions() as session, session.begin():
+        issue = await issues.current_issue(session)
+        window = await windows.find_window(session, "商务厅")
+        assert issue is not None and window is not None
+        author = (await members.members_of_window(session, window.id))[0]
+        await submissions.add_item(
+            session,
+            issue_id=issue.id,
+            window_id=window.id,
+            subsection="business_environment",
+            text=text,
+            author_id=author.id,
+            now=issue.opened_at,
+        )
+
+
+async def test_poisoned_item_gets_the_editor_a_clear_refusal_and_next_week_still_opens(
+    app: App, channel: RecordingChannel, clock: FrozenClock
+) -> None:
+    monday, friday = date(2022, 9, 19), date(2022, 9, 23)
+    week = await _hall(app, channel, clock, at(monday, 9))
+    assert await week.run_at(at(monday, 9)) == ["open 2022-09-19"]
+    await _plant_item(app, "本周办结\uffff业务4082件。")
+    await save_reference_figures(app)
+
+    assert await week.run_at(at(friday, 12)) == ["close 2022-09-19"]
+    notice = texts(await week.people["editor"].inbox())
+    assert notice == [
+        messages.draft_failed(issue_line(await week.issue()), report_messages.RENDER_FAILED)
+    ]
+    assert await week.run_at(at(date(2022, 9, 26), 9)) == ["open 2022-09-26"]
+
+
+async def test_a_failing_job_is_reported_once_retried_and_never_blocks_the_next_week(
+    app: App,
+    channel: RecordingChannel,
+    clock: FrozenClock,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    monday, friday, next_monday = date(2022, 9, 19), date(2022, 9, 23), date(2022, 9, 26)
+    week = await _hall(app, channel, clock, at(monday, 9))
+    assert await week.run_at(at(monday, 9)) == ["open 2022-09-19"]
+    editor = week.people["editor"]
+
+    # A stand-in for a bug in compiling (no real fault raises here any more): the only mock.
+    async def broken(*args: object, **kwargs: object) -> int:
+        raise RuntimeError("compile crashed")
+
+    monkeypatch.setattr("scheduler.jobs.deliver_draft", broken)
+    with caplog.at_level(logging.WARNING, logger="scheduler.jobs"):
+        assert await week.run_at(at(friday, 12)) == ["failed close 2022-09-19"]
+        assert await week.run_at(at(friday, 12, 1)) == ["failed close 2022-09-19"]
+        done = await week.run_at(at(next_monday, 9))
+    period = format_period(monday, friday)
+    assert texts(await editor.inbox()) == [
+        messages.job_failed("close", period, "RuntimeError: compile crashed")
+    ]
+    assert [record.exc_info is not None for record in caplog.records] == [True, False, False]
+    # Last week's deadline is still retried; this week's issue opened all the same.
+    assert done == ["failed close 2022-09-19", "open 2022-09-26"]
+
+    monkeypatch.undo()
+    assert await week.run_at(at(next_monday, 9, 1)) == ["close 2022-09-19"]
+    assert len(await editor.inbox()) == 1  # the draft (here: why it cannot be made yet)
