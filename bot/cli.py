@@ -527,7 +527,7 @@ def build_parser() -> argparse.ArgumentParser:
         "zhoubao calendar --year 2027",
         cmd_calendar,
     )
-    calendar_cmd.add_argument("--year", type=int, help="年份（默认今年）")
+    calendar_cmd.add_argument("--year", type=int, metavar="年份", help="年份（默认今年）")
 
     bench = add(
         "bench",
