@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import messages
 from bot.app import App, open_app_from, settle_after_start
+from bot.calendar_report import calendar_report
 from bot.channels.console import ConsoleChannel
 from bot.cli_text import ChineseArgumentParser, positive_int
 from bot.config import write_default_config
@@ -373,6 +374,14 @@ async def cmd_status(args: argparse.Namespace) -> None:
             )
 
 
+async def cmd_calendar(args: argparse.Namespace) -> None:
+    async with _opened(args) as app:
+        year = app.clock().date().year if args.year is None else args.year
+        if not 1900 <= year <= 9998:
+            raise UsageError(messages.BAD_YEAR.format(value=year))
+        print(calendar_report(app.calendar, year))
+
+
 def _put_checkout_on_path(benchmarks_file: str) -> None:
     """Let the benchmarks import the loopback peers of the tests (tests/channels).
 
@@ -511,6 +520,14 @@ def build_parser() -> argparse.ArgumentParser:
     draft.add_argument("--out", metavar="目录", help="输出目录（默认：数据目录下的 drafts）")
 
     add("status", "查看当前一期各窗口的报送情况和待发消息。", "zhoubao status", cmd_status)
+
+    calendar_cmd = add(
+        "calendar",
+        "列出某年的工作日安排：每月工作日数、节假日和调休上班日及其来源。",
+        "zhoubao calendar --year 2027",
+        cmd_calendar,
+    )
+    calendar_cmd.add_argument("--year", type=int, metavar="年份", help="年份（默认今年）")
 
     bench = add(
         "bench",

@@ -89,6 +89,43 @@ STATUS_FAILED_ROW: Final = "  发送失败 {when} {channel}:{chat}：{error}"
 STATUS_OUTBOX: Final = "待发消息：排队 {queued}，近 7 天已发送 {sent}，失败 {failed}"
 RUN_STARTED: Final = "zhoubao 已启动（数据库 {database}，时区 {zone}）。按 Ctrl-C 停止。"
 RUN_STOPPED: Final = "zhoubao 已停止。"
+# zhoubao calendar: the working days of one year, and where each fact came from
+CALENDAR_TITLE: Final = "{year}年工作日历（含配置文件中的 extra_holidays / extra_workdays）"
+CALENDAR_SOURCE: Final = "节假日来源：{source}"
+CALENDAR_SOURCES: Final = {
+    "chinese-calendar": "chinese-calendar 包（国务院放假通知，含调休）",
+    "holidays": "holidays 包（国务院放假通知，含调休）",
+    "holidays-statutory": "holidays 包（法定节假日及其补假，调休未公布）",
+    "weekdays": "无（没有该年的节假日数据，按周一至周五上班）",
+}
+CALENDAR_LINE_SOURCES: Final = {
+    "chinese-calendar": "chinese-calendar",
+    "holidays": "holidays 包",
+    "holidays-statutory": "holidays 包",
+    "extra_holidays": "配置 extra_holidays",
+    "extra_workdays": "配置 extra_workdays",
+    "weekdays": "周一至周五",
+}
+CALENDAR_MAKE_UP_UNKNOWN: Final = (
+    "注意：{year}年的调休安排尚未收录，下面只有法定节假日及其补假，没有调休上班日，"
+    "也没有因调休多放的假。国务院办公厅的放假通知发布后，请把调休上班日写入 [schedule] 的 "
+    "extra_workdays、多放的假写入 extra_holidays（或升级 chinese-calendar / holidays 包）。"
+)
+CALENDAR_NO_DATA: Final = (
+    "注意：没有{year}年的节假日数据，除配置的日期外一律按周一至周五上班。"
+    "请把该年的节假日和调休上班日写入 [schedule] 的 extra_holidays / extra_workdays。"
+)
+CALENDAR_TOTAL: Final = (
+    "全年工作日 {count} 天。下面是每月的工作日数，以及与“周一至周五上班、周末休息”"
+    "不同的日子和配置文件指定的日子。"
+)
+CALENDAR_MONTH: Final = "{month}月：工作日 {count} 天"
+CALENDAR_DAY_OFF: Final = "  {day}（{weekday}）放假{name}。来源：{source}"
+CALENDAR_DAY_WORKED: Final = "  {day}（{weekday}）上班{name}。来源：{source}"
+CALENDAR_MAKE_UP: Final = "调休"
+CALENDAR_NO_ISSUE_WEEKS: Final = "整周没有工作日、不开启周报的周：{weeks}"
+CALENDAR_WEEKDAYS: Final = ("周一", "周二", "周三", "周四", "周五", "周六", "周日")
+BAD_YEAR: Final = "年份“{value}”不对，应为四位数的年份，例如 2027。"
 BENCH_FAILED: Final = "有基准测试出错，详见上面的输出。"
 BENCH_NEEDS_CHECKOUT: Final = (
     "zhoubao bench 需要 zhoubao 的源码目录（其中的 tests/channels 提供本机的 Telegram "

@@ -46,7 +46,7 @@ ITEM_TEXT = "商务厅窗口推广电子营业执照在商务政务服务领域�
 # What the designed command tree holds (docs: conventions §5).
 COMMANDS = (
     "init", "run", "chat", "invite", "issue", "issue open", "issue number", "draft", "status",
-    "demo", "bench",
+    "demo", "bench", "calendar",
 )  # fmt: skip
 
 
