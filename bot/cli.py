@@ -37,6 +37,7 @@ from handlers.types import ChannelKind
 from report.dates import format_moment, format_period
 from report.errors import DraftError
 from report.messages import ISSUE_LINE
+from report.text_gate import clean_text
 from scheduler.jobs import (
     DeadlinePassed,
     IssueNumberTaken,
@@ -555,6 +556,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=os.environ.get("ZHOUBAO_LOG_LEVEL", "WARNING"))
     args = build_parser().parse_args(argv)
+    for name, value in vars(args).items():  # what the administrator typed, like any text in
+        if isinstance(value, str):
+            setattr(args, name, clean_text(value))
     try:
         asyncio.run(args.func(args))
     except BotError as error:

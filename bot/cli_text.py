@@ -138,7 +138,10 @@ class ChineseHelpFormatter(argparse.HelpFormatter):
         self, action: argparse.Action, default_metavar: str
     ) -> Callable[[int], tuple[str, ...]]:
         metavars = super()._metavar_formatter(action, default_metavar)
-        return lambda count: tuple(_widen(metavar) for metavar in metavars(count))
+        # add_argument probes the layout with default_metavar=None: leave non-strings be.
+        return lambda count: tuple(
+            _widen(metavar) if isinstance(metavar, str) else metavar for metavar in metavars(count)
+        )
 
     def _split_lines(self, text: str, width: int) -> list[str]:
         return wrap(text, width)

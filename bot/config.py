@@ -38,6 +38,7 @@ from sqlalchemy.exc import ArgumentError
 
 from bot.errors import ConfigError
 from report.bulletin import BulletinTemplate, Criterion, StatisticsCategory, Subsection
+from report.text_gate import clean_text
 
 DEFAULT_CONFIG_RESOURCE: Final = "default_config.toml"
 DEFAULT_DATABASE_NAME: Final = "zhoubao.sqlite3"
@@ -692,6 +693,17 @@ class Config(_Section):
 # --- Loading and writing. ------------------------------------------------------------------
 
 
+def _through_gate(value: Any) -> Any:
+    """Every text of the file through the text gate, as every text that enters zhoubao."""
+    if isinstance(value, str):
+        return clean_text(value)
+    if isinstance(value, dict):
+        return {_through_gate(key): _through_gate(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_through_gate(item) for item in value]
+    return value
+
+
 def load_config(path: Path) -> Config:
     """Read and validate the configuration file at `path`; raise ConfigError on any problem."""
     shown = str(path)
@@ -716,7 +728,8 @@ def load_config(path: Path) -> Config:
     except tomllib.TOMLDecodeError as error:
         raise ConfigError(_syntax_message(shown, str(error)), path=shown) from None
     try:
-        return Config.model_validate(data, context={"base_dir": path.absolute().parent})
+        gated = _through_gate(data)
+        return Config.model_validate(gated, context={"base_dir": path.absolute().parent})
     except ValidationError as error:
         raise _validation_error(shown, error) from None
 

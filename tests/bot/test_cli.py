@@ -728,3 +728,14 @@ def test_named_config_not_created_when_it_is_missing(
 
     assert (code, missing.exists()) == (2, False)
     assert str(missing) in capsys.readouterr().err
+
+
+def test_arguments_pass_the_text_gate_so_a_pasted_window_name_still_matches(
+    config_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run = zhoubao(
+        capsys, config_path, "invite", "--window", "商务\u200b厅\uffff", "--role", "staff"
+    )
+
+    assert run.code == 0, run.err
+    assert "商务厅窗口" in run.out

@@ -298,3 +298,10 @@ def test_wrap_keeps_words_and_punctuation_together_when_breaking() -> None:
 def test_wrap_collapses_whitespace_when_text_has_line_breaks() -> None:
     assert wrap("  例：zhoubao  issue\n open  ", 80) == ["例：zhoubao issue open"]
     assert wrap("", 80) == []
+
+
+def test_an_option_without_metavar_can_be_added_and_shows_its_default_name() -> None:
+    parser = ChineseArgumentParser(prog="zhoubao")
+    parser.add_argument("--year", type=int, help="年份")
+
+    assert "--year YEAR" in parser.format_help()

@@ -744,3 +744,13 @@ def test_telegram_webhook_secret_rejected_when_written_in_file(tmp_path: Path, l
         "密钥不能写在配置文件里"
     )
     assert "abc" not in error
+
+
+def test_every_text_of_the_file_passes_the_text_gate(tmp_path: Path) -> None:
+    text = replaced(
+        default_config_text(), 'name = "商务厅窗口"', 'name = "商务厅\\uffff窗\\u200b口"'
+    )
+
+    names = [window.name for window in load_config(write(tmp_path, text)).windows]
+
+    assert names[0] == "商务厅窗口"
