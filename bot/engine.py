@@ -41,6 +41,7 @@ from handlers.menu import menu_for
 from handlers.registry import all_states
 from handlers.types import ChatKey, Choice, Envelope, Incoming, Outgoing
 from storage.database import SQLITE_BEGIN_OPTION, statements_inline
+from storage.errors import is_unreachable
 from storage.models import Member, Role, Window
 from storage.repositories import conversations, members, outbox, windows
 from storage.repositories.conversations import StoredState
@@ -160,7 +161,10 @@ class Engine:
                 for pending in batch:
                     await self._commit([pending])
                 return
-            logger.exception("update not committed", extra={"update_id": batch[0].update.update_id})
+            if not is_unreachable(error):  # the database being down is the caller's to report
+                logger.exception(
+                    "update not committed", extra={"update_id": batch[0].update.update_id}
+                )
             if not batch[0].done.done():
                 batch[0].done.set_exception(error)
             return

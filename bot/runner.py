@@ -22,6 +22,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from bot.app import App
 from bot.channels.base import Channel
 from bot.channels.pump import pump_updates
+from bot.outage import database_outage
 from bot.outbox import Dispatcher
 from bot.ratelimit import Limits
 from handlers.types import ChannelKind, Incoming
@@ -189,8 +190,9 @@ class Service:
                         await cursors.set_state(
                             session, channel.kind.value, str(status), detail, self.app.clock()
                         )
-            except Exception:
-                logger.exception("channel state not recorded")
+            except Exception as error:
+                if not database_outage.failed(error, "recording the channels' state"):
+                    logger.exception("channel state not recorded")
             if done:
                 return
             with contextlib.suppress(TimeoutError):
@@ -199,15 +201,18 @@ class Service:
     async def _safe_tick(self) -> None:
         try:
             await self.tick()
-        except Exception:  # the edge of a scheduled job: log it, the next tick retries
-            logger.exception("scheduled tick failed")
+        except Exception as error:  # the edge of a scheduled job: log it, the next tick retries
+            if not database_outage.failed(error, "running the weekly jobs"):
+                logger.exception("scheduled tick failed")
 
     async def _keep_lease(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
             try:
                 await self.renew_lease()
-            except Exception:
-                logger.exception("lease renewal failed")
+                database_outage.succeeded()
+            except Exception as error:
+                if not database_outage.failed(error, "renewing the lease"):
+                    logger.exception("lease renewal failed")
                 self._set_leader(False)
             await asyncio.sleep(RENEW_EVERY)
 
@@ -215,8 +220,9 @@ class Service:
         while not stop.is_set():
             try:
                 await self.send_due()
-            except Exception:
-                logger.exception("outbox dispatch failed")
+            except Exception as error:
+                if not database_outage.failed(error, "sending the outbox"):
+                    logger.exception("outbox dispatch failed")
             self._wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), SEND_POLL)

@@ -18,6 +18,7 @@ from report.dates import format_period
 from scheduler.calendar import WorkCalendar
 from scheduler.numbering import DerivedNumbers, NumberingDefaults, derive_numbers
 from scheduler.plan import ScheduleRules, WeekPlan, plan_week, plans_around, upcoming_plan
+from storage.errors import is_unreachable
 from storage.models import Issue, IssueStatus
 from storage.repositories import conversations, issues
 
@@ -216,6 +217,8 @@ async def run_due_jobs(
                 async with sessions() as session, session.begin():
                     done += await job(session, settings, plan, now)
             except Exception as error:  # one failing job must not stop the others
+                if is_unreachable(error):
+                    raise  # the database is down: every job waits for it, the caller retries
                 done.append(f"failed {job.__name__.strip('_')} {plan.period.start}")
                 await _report_failure(sessions, job.__name__.strip("_"), plan, error, now)
     return done

@@ -8,6 +8,7 @@ import logging
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Sequence
 
 from bot.channels.base import Channel
+from bot.outage import database_outage
 from handlers.types import ChatKey, Incoming
 
 logger = logging.getLogger(__name__)
@@ -34,12 +35,14 @@ async def pump_updates(
         while True:
             try:
                 await handle(incoming)
+                database_outage.succeeded()
                 return
-            except Exception:
-                logger.exception(
-                    "update handling failed",
-                    extra={"channel": channel.kind.value, "update_id": incoming.update_id},
-                )
+            except Exception as error:
+                if not database_outage.failed(error, "handling an update"):
+                    logger.exception(
+                        "update handling failed",
+                        extra={"channel": channel.kind.value, "update_id": incoming.update_id},
+                    )
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, MAX_RETRY_DELAY)
 

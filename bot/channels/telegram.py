@@ -47,6 +47,7 @@ from bot.channels import telegram_messages as wording
 from bot.channels.pump import pump_updates
 from bot.config import TelegramChannelConfig
 from bot.errors import ChannelError, ConfigError
+from bot.outage import database_outage
 from handlers.types import ChannelKind, ChatKey, Choice, Incoming, Outgoing
 from storage.repositories import cursors
 
@@ -454,10 +455,11 @@ class TelegramChannel:
         try:
             async with self._sessions() as session, session.begin():
                 await cursors.set_cursor(session, self._cursor_name, str(offset), self._clock())
-        except Exception:
+        except Exception as error:
             # Polling goes on with the offset in memory; a restart before the next save
             # only delivers a few batches again, which the ledger drops.
-            logger.exception("telegram offset not saved", extra={"offset": offset})
+            if not database_outage.failed(error, "saving the Telegram offset"):
+                logger.exception("telegram offset not saved", extra={"offset": offset})
 
     async def _accept(self, update: Update) -> Incoming | None:
         """Translate an update and answer its callback query, if any."""
