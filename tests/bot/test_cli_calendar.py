@@ -140,3 +140,5 @@ def test_issue_open_starts_after_spring_festival_when_2027_week_is_not_configure
 
     assert run.code == 0, run.err
     assert "（2月11日—2月12日）" in run.out
+    # Nobody is prompted during the holiday: the windows hear of it when the week's work begins.
+    assert "2月11日（周四）09:00 通知各窗口报送" in run.out
