@@ -59,9 +59,11 @@ async def _handle_list(ctx: StepContext, update: Incoming) -> Reply:
     value = choice_or_text(update)
     if value == "back":
         return Reply([Outgoing(messages.CANCELLED)], END)
-    if not value.startswith(ITEM_PREFIX) or not value[len(ITEM_PREFIX) :].isdigit():
+    item_id = value.removeprefix(ITEM_PREFIX)
+    # isdigit() alone lets "²" through to int(): a crafted button value must be refused.
+    if not value.startswith(ITEM_PREFIX) or not (item_id.isascii() and item_id.isdecimal()):
         raise InputRejected(messages.CHOOSE_NUMBER)
-    item = await own_item(ctx, int(value[len(ITEM_PREFIX) :]))
+    item = await own_item(ctx, int(item_id))
     ctx.data["item"] = item.id
     return Reply([], "items.action")
 
