@@ -179,9 +179,10 @@ def ask_figure(label: str, kind: str, cum_start: str, cum_end: str) -> str:
 KIND_ACCEPTED: Final = "受理"
 KIND_COMPLETED: Final = "办结"
 STATISTICS_HELP: Final = (
-    "请发送一个整数，例如 617058；可带千位分隔符（617,058）或全角数字。" + HELP_SUFFIX
+    "请发送一个整数，例如 617058；可带千位分隔符（617,058）、单位（617058件）或用全角数字。"
+    + HELP_SUFFIX
 )
-NOT_A_NUMBER: Final = "请发送一个整数，例如 617058。"
+NOT_A_NUMBER: Final = "请发送一个整数，例如 617058 或 617058件（不要写“万”）。"
 STATISTICS_PREVIEW: Final = "请核对统计数据：\n{sentence}"
 STATISTICS_SAVED: Final = "统计数据已保存。"
 LABEL_SAVE: Final = "确认保存"

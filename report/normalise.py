@@ -96,6 +96,9 @@ _CLOSERS: Final = "”’）》」』】〕"
 _WEAK_ENDINGS: Final = "，；：、"
 
 _COUNT_RE: Final = re.compile(r"\d+|\d{1,3}(?:,\d{3})+")
+# A count may carry its unit and a full stop, as people write it: 7463962件, 7,463,962 件。
+# 万 and the like are not units but multipliers, and stay refused (12万 is not 12).
+_COUNT_SUFFIX_RE: Final = re.compile(r"\s*(?:件次|件|个|项|笔|次)?\s*[。.]?\s*\Z")
 
 
 def clean_text(text: str) -> str:
@@ -123,8 +126,13 @@ def normalise_item(text: str) -> str:
 
 
 def parse_count(text: str) -> int | None:
-    """Return the non-negative whole number in `text` (617058, 617,058, ６１７０５８), else None."""
+    """Return the non-negative whole number in `text`, else None.
+
+    Accepts 617058, 617,058, 617，058, ６１７０５８ and a unit after the number (617058件,
+    617,058 件); refuses anything else (六十万, 12万, 1.5, -5, 61 7058).
+    """
     candidate = text.translate(FULL_WIDTH_DIGITS).strip().replace("，", ",")
+    candidate = _COUNT_SUFFIX_RE.sub("", candidate, count=1)
     if not candidate.isascii() or not _COUNT_RE.fullmatch(candidate):
         return None
     value = int(candidate.replace(",", ""))

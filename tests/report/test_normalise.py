@@ -188,6 +188,27 @@ def test_count_is_zero_when_zero_is_typed() -> None:
     assert parse_count("0") == 0
 
 
-@pytest.mark.parametrize("text", ["", "  ", "六万", "abc", "-5", "+5", "12.5", "1,2,3", "61 7058"])
+@pytest.mark.parametrize(
+    ("text", "count"),
+    [
+        ("7463962件", 7463962),
+        ("7,463,962 件", 7463962),
+        ("７４６３９６２件", 7463962),
+        ("7463962 件。", 7463962),
+        ("617058件次", 617058),
+        ("49602个", 49602),
+    ],
+)
+def test_count_is_parsed_when_written_with_its_unit(text: str, count: int) -> None:
+    assert parse_count(text) == count
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        *("", "  ", "六万", "abc", "-5", "+5", "12.5", "1,2,3", "61 7058"),
+        *("12万", "12万件", "件", "5件件"),
+    ],
+)
 def test_count_is_none_when_not_a_whole_non_negative_number(text: str) -> None:
     assert parse_count(text) is None
