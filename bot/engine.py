@@ -289,7 +289,12 @@ class Engine:
             bound = await try_bind(ctx, update)
             reply = bound or await self._states[MENU_STATE][1].handle(ctx, update)
         else:
-            reply = await self._states[current][1].handle(ctx, self._with_choice(update, data))
+            state = self._states[current][1]
+            answer = self._with_choice(update, data)
+            if answer.choice is None and text in messages.BACK_WORDS:
+                reply = await state.back(ctx) if state.back else Reply([], MENU_STATE)
+            else:
+                reply = await state.handle(ctx, answer)
 
         out = notices + reply.messages
         next_state = reply.next_state
@@ -343,11 +348,17 @@ class Engine:
 
     @staticmethod
     def _with_choice(update: Incoming, data: dict[str, Any]) -> Incoming:
-        """Map a typed reply ("2" or a label) to the value of the choice last offered."""
+        """Map a typed reply ("2" or a label) to the value of the choice last offered.
+
+        A back word (上一步) picks the step's own 返回 choice when it offers one.
+        """
         if update.choice is not None or not update.text:
             return update
         offered = [Choice(value, label) for value, label in data.get(CHOICES_KEY, [])]
-        value = resolve_choice(update.text, offered)
+        typed = update.text
+        if typed.strip() in messages.BACK_WORDS:
+            typed = messages.LABEL_BACK
+        value = resolve_choice(typed, offered)
         if value is None:
             return update
         return Incoming(

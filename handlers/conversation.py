@@ -68,15 +68,21 @@ class StepContext:
 
 Step = Callable[[StepContext, Incoming], Awaitable[Reply]]
 Prompt = Callable[[StepContext], Awaitable[list[Outgoing]]]
+Back = Callable[[StepContext], Awaitable[Reply]]
 
 
 @dataclass(frozen=True, slots=True)
 class State:
-    """One step of a conversation: how to ask, how to handle the answer, what help says."""
+    """One step of a conversation: how to ask, how to handle the answer, what help says.
+
+    `back` answers 返回 (messages.BACK_WORDS) where the step offers no 返回 choice of its
+    own: it returns the step before, with `data` set as that step expects. None: the menu.
+    """
 
     prompt: Prompt
     handle: Step
     help: str
+    back: Back | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -154,10 +154,16 @@ async def _handle_list(ctx: StepContext, update: Incoming) -> Reply:
     return Reply([Outgoing(messages.ORDER_SAVED)], "menu.main")
 
 
+async def _back_to_subsection(ctx: StepContext) -> Reply:
+    return Reply([], "order.subsection")
+
+
 ORDER = Conversation(
     name="order",
     states={
         "order.subsection": State(_prompt_subsection, _handle_subsection, messages.ORDER_HELP),
-        "order.list": State(_prompt_list, _handle_list, messages.ORDER_HELP),
+        "order.list": State(
+            _prompt_list, _handle_list, messages.ORDER_HELP, back=_back_to_subsection
+        ),
     },
 )

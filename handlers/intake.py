@@ -180,14 +180,32 @@ async def record_no_news(ctx: StepContext) -> Reply:
     return Reply([Outgoing(messages.no_news_recorded(window.name))], END)
 
 
+async def _back_from_text(ctx: StepContext) -> Reply:
+    """Back from the text: an edit to its item's actions, a new item to its subsection."""
+    if "edit_item" in ctx.data:
+        ctx.data.pop("edit_item")
+        return Reply([], "items.action")
+    if len(ctx.settings.template.subsections) > 1:
+        return Reply([], "intake.subsection")
+    return Reply([], "menu.main")
+
+
+async def _back_to_text(ctx: StepContext) -> Reply:
+    return Reply([], "intake.text")
+
+
 INTAKE = Conversation(
     name="intake",
     states={
         "intake.subsection": State(
             _prompt_subsection, _handle_subsection, messages.ASK_SUBSECTION_HELP
         ),
-        "intake.text": State(_prompt_text, _handle_text, messages.ASK_TEXT_HELP),
-        "intake.preview": State(_prompt_preview, _handle_preview, messages.PREVIEW_HELP),
+        "intake.text": State(
+            _prompt_text, _handle_text, messages.ASK_TEXT_HELP, back=_back_from_text
+        ),
+        "intake.preview": State(
+            _prompt_preview, _handle_preview, messages.PREVIEW_HELP, back=_back_to_text
+        ),
         "intake.more": State(_prompt_more, _handle_more, messages.MORE_HELP),
     },
 )
