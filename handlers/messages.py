@@ -279,8 +279,15 @@ def job_failed(job: str, period: str, reason: str) -> str:
     )
 
 
-def reminded(count: int) -> str:
-    return f"已向 {count} 个未报送窗口发送提醒。" if count else "所有窗口都已报送，无需提醒。"
+def reminded(count: int, unbound: int = 0) -> str:
+    """The editor's reminder went to `count` silent windows; `unbound` silent ones have nobody."""
+    if not count and not unbound:
+        return "所有窗口都已报送，无需提醒。"
+    nobody = f"{unbound} 个未报送窗口尚无绑定人员，无法提醒，请联系管理员为其生成邀请码。"
+    if not count:
+        return nobody
+    sent = f"已向 {count} 个未报送窗口发送提醒"
+    return f"{sent}；另有 {nobody}" if unbound else f"{sent}。"
 
 
 def draft_ready(issue_line: str, counts: list[str], silent: list[str]) -> str:
