@@ -42,6 +42,7 @@ class HandlerSettings:
     invite_ttl: timedelta = timedelta(days=14)
     max_item_chars: int = 8000
     is_workday: Callable[[date], bool] = monday_to_friday  # deadlines fall on working days
+    min_item_chars: int = 6  # letters and digits; bot.config IntakeConfig
 
 
 MEMO_WINDOW: Final = "window"  # the member's window (a storage.models.Window or None)

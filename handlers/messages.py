@@ -104,6 +104,24 @@ def ask_text(subsection_title: str) -> str:
     return f"栏目：{subsection_title}\n请发送动态内容，一条动态一段文字。"
 
 
+ITEM_HAS_NO_WORDS: Final = "这条消息只有标点或符号，不能作为一条动态。请发送动态的文字内容。"
+
+
+def item_is_a_number(subsection_title: str) -> str:
+    return (
+        f"只收到一个数字，不能作为一条动态。现在需要发送“{subsection_title}”栏目的动态内容；"
+        "如果是想选择别的操作，请先发送“返回”或“取消”。"
+    )
+
+
+def item_too_short(minimum: int, length: int) -> str:
+    return (
+        f"这条动态只有 {length} 个字，太短了（至少 {minimum} 个字，不计标点）。"
+        "请写完整后重新发送；如要放弃，请发送“取消”。"
+    )
+
+
+NO_NEWS_AT_TEXT_STEP: Final = "如本周没有动态，请先发送“取消”，再回复“本周无动态”。"
 ASK_TEXT_HELP: Final = (
     "直接发送这条动态的文字即可，标点和空格会自动规范，不必加编号。" + HELP_SUFFIX
 )

@@ -6,6 +6,7 @@ Only item text goes through `normalise_item`; fixed and configured text is print
 from __future__ import annotations
 
 import re
+import unicodedata
 from typing import Final
 
 # Character classes. "Wide" text is what the spec calls CJK: ideographs, CJK and full-width
@@ -123,6 +124,14 @@ def normalise_item(text: str) -> str:
     body = _DOUBLED_PUNCT_RE.sub("\\1", body)
     body = _end_sentence(body)
     return _restore(body, protected)
+
+
+def item_content(text: str) -> str:
+    """The letters and digits of `text` (汉字 are letters), without punctuation, space or symbols.
+
+    What makes a text an item: "。。" has none, "1。" only a number.
+    """
+    return "".join(char for char in text if unicodedata.category(char)[0] in "LN")
 
 
 def parse_count(text: str) -> int | None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from report.normalise import clean_text, normalise_item, parse_count
+from report.normalise import clean_text, item_content, normalise_item, parse_count
 
 
 def test_half_width_punctuation_becomes_full_width_when_adjacent_to_chinese() -> None:
@@ -212,3 +212,8 @@ def test_count_is_parsed_when_written_with_its_unit(text: str, count: int) -> No
 )
 def test_count_is_none_when_not_a_whole_non_negative_number(text: str) -> None:
     assert parse_count(text) is None
+
+
+def test_item_content_is_the_letters_and_digits_without_punctuation_or_symbols() -> None:
+    assert item_content("1、推行“一窗通办”，压缩 30%！😀") == "1推行一窗通办压缩30"
+    assert item_content("。。……？！") == ""
