@@ -171,6 +171,8 @@ async def chat(app: App, name: str, read_line: Callable[[], str]) -> None:
     await channel.start()
     dispatcher = Dispatcher(app.sessions, {ChannelKind.CONSOLE: channel}, app.clock)
     print(messages.CHAT_WELCOME.format(name=name))
+    # A new terminal shows nothing of the last one: say which step the person is at.
+    await app.engine.resume(channel.key)
     await dispatcher.drain(ChannelKind.CONSOLE, chat_id=name)
 
     async def poll() -> None:

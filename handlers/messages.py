@@ -17,6 +17,7 @@ INTERNAL_ERROR: Final = "系统暂时出了点问题，刚才的消息没有保�
 # typed number answers both. Nothing here says 点 (tap), which a terminal cannot do.
 CHOOSE_NUMBER: Final = "请从下面的选项中选择一项（回复选项前的数字即可）。"
 MENU_PROMPT: Final = "请选择要做的事："
+RESUMING: Final = "上次的操作还没有完成，接着继续（发送“返回”回到上一步，“取消”放弃）："
 NO_OPEN_ISSUE: Final = "目前没有正在收集的周报，开始收集时会通知你。"
 ISSUE_CLOSED: Final = "本期周报已截止收集，如需补充请联系编辑。"
 

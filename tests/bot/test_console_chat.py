@@ -217,3 +217,32 @@ async def test_staff_chat_shows_reminder_when_editor_reminds_from_another_chat(
     assert f"\n{reminder}\n  1. {handler_messages.LABEL_SUBMIT}\n" in out
     assert out.endswith(f"\n{messages.CHAT_BYE}\n")
     assert editor_seen.decode().endswith(f"\n{messages.CHAT_BYE}\n")
+
+
+def test_a_new_console_chat_shows_the_step_the_person_left_and_refuses_a_blind_number(
+    config_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = invite(capsys, config_path, "--window", "商务厅", "--role", "staff")
+    assert zhoubao(capsys, config_path, "issue", "open", "--date", REFERENCE_DAY).code == 0
+    subsection = load_config(config_path).bulletin.subsections[0].title
+
+    def chat(*typed: str) -> str:
+        run = subprocess.run(
+            chat_command(config_path, STAFF),
+            input=lines(*typed),
+            capture_output=True,
+            text=True,
+            cwd=tmp_path,
+            check=False,
+            timeout=PROCESS_TIMEOUT,
+        )
+        assert run.returncode == 0, run.stderr
+        return run.stdout
+
+    chat(code, "1", "1")  # left at the text step
+    out = chat("1")
+
+    welcome = messages.CHAT_WELCOME.format(name=STAFF)
+    resumed = f"{welcome}\n\n{handler_messages.RESUMING}\n\n{handler_messages.ask_text(subsection)}"
+    assert out.startswith(resumed + "\n")
+    assert handler_messages.item_is_a_number(subsection) in out
