@@ -102,7 +102,10 @@ ASK_SUBSECTION_HELP: Final = "回复栏目前的数字选择栏目。" + HELP_SU
 
 
 def ask_text(subsection_title: str) -> str:
-    return f"栏目：{subsection_title}\n请发送动态内容，一条动态一段文字。"
+    return (
+        f"栏目：{subsection_title}\n请发送这条动态的内容。"
+        "分成几段的文字可以一次粘贴发送，会合并为一段。"
+    )
 
 
 ITEM_HAS_NO_WORDS: Final = "这条消息只有标点或符号，不能作为一条动态。请发送动态的文字内容。"
@@ -124,7 +127,8 @@ def item_too_short(minimum: int, length: int) -> str:
 
 NO_NEWS_AT_TEXT_STEP: Final = "如本周没有动态，请先发送“取消”，再回复“本周无动态”。"
 ASK_TEXT_HELP: Final = (
-    "直接发送这条动态的文字即可，标点和空格会自动规范，不必加编号。" + HELP_SUFFIX
+    "直接发送这条动态的文字即可；分成几段的文字可以一次粘贴发送，会合并为一段。"
+    "标点和空格会自动规范，不必加编号。" + HELP_SUFFIX
 )
 
 
@@ -197,7 +201,7 @@ ITEM_ACTION: Final = "要对这条动态做什么？\n{text}"
 LABEL_EDIT: Final = "修改"
 LABEL_WITHDRAW: Final = "撤回"
 ITEM_ACTION_HELP: Final = "回复 1 修改文字，2 撤回这条动态，3 返回列表。" + HELP_SUFFIX
-ASK_NEW_TEXT: Final = "请发送修改后的完整内容："
+ASK_NEW_TEXT: Final = "请发送修改后的完整内容（分成几段的文字可以一次粘贴发送）："
 EDITED: Final = "已修改。"
 WITHDRAWN: Final = "已撤回这条动态。"
 NOT_YOUR_ITEM: Final = "只能处理本窗口自己提交的动态。"

@@ -109,7 +109,12 @@ def clean_text(text: str) -> str:
 
 
 def normalise_item(text: str) -> str:
-    """Return a window submission as one clean paragraph per bulletin-format.md §3."""
+    """Return a window submission as one clean paragraph per bulletin-format.md §3.
+
+    Line breaks are joined, deliberately: the bulletin prints an item as one paragraph, and a
+    break inside an item is a paste or wrap artefact. Lines meet without a space between
+    Chinese text (政务服 / 务领域), with one between Latin words; empty lines vanish.
+    """
     lines = (_clean_line(line) for line in _LINE_BREAK_RE.split(text))
     # A line break inside an item is a conversion or chat artefact; the spacing rule below
     # removes the joining space again where both sides are Chinese (政务服 / 务领域).

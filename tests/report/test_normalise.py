@@ -117,6 +117,21 @@ def test_lines_are_joined_with_a_space_when_latin_words_meet() -> None:
     assert normalise_item("World Health\nOrganization来访") == "World Health Organization来访。"
 
 
+@pytest.mark.parametrize(
+    ("pasted", "printed"),
+    [
+        ("延时服务期间共办理\n7463962件业务。", "延时服务期间共办理7463962件业务。"),
+        ("第一段。\n\n第二段。", "第一段。第二段。"),
+        ("窗口开展培训，\r\n提升服务水平", "窗口开展培训，提升服务水平。"),
+        ("办理业务\u2028100件", "办理业务100件。"),
+    ],
+)
+def test_an_item_pasted_with_line_breaks_prints_as_one_paragraph(pasted: str, printed: str) -> None:
+    # Deliberate: the bulletin prints an item as one paragraph, and a break inside an item
+    # is a wrap or paste artefact; the text is stored with its breaks, as written.
+    assert normalise_item(pasted) == printed
+
+
 def test_control_characters_are_removed_when_present() -> None:
     assert normalise_item("受理\x00办结\x07\u200b完成\ufeff") == "受理办结完成。"
 
