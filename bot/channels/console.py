@@ -57,13 +57,14 @@ def format_outgoing(message: Outgoing) -> str:
 
 @contextlib.contextmanager
 def paste_marking(source: Terminal, screen: Terminal, output: TextSink) -> Iterator[bool]:
-    """Ask the terminal to mark pastes, for as long as the chat runs; yield whether it is one.
+    """Ask the terminal to mark pastes while the chat runs; yield whether input is a terminal.
 
-    The marks are control characters, which a terminal in canonical mode echoes visibly
-    (^[[200~) unless ECHOCTL is off: switch it off meanwhile, so they pass unseen.
+    Only where both input and output are the terminal (not `zhoubao chat | tee log`): the
+    request goes out on the output. The marks are control characters, which a terminal in
+    canonical mode echoes visibly (^[[200~) unless ECHOCTL is off: switch it off meanwhile.
     """
     if not (source.isatty() and screen.isatty()):
-        yield False
+        yield source.isatty()
         return
     restore = _hide_control_echo(source)
     output.write(_BRACKETED_PASTE_ON)

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import queue
+import sys
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bot.channels.console import PASTE_END, PASTE_START, ConsoleChannel
+import pytest
+
+from bot.channels.console import PASTE_END, PASTE_START, ConsoleChannel, paste_marking
 
 SAFETY = 5.0  # seconds; each wait ends as soon as its message arrives
 
@@ -106,3 +110,69 @@ async def test_each_line_is_a_message_when_input_is_piped(tmp_path: Path) -> Non
         "延时服务期间共办理7463962件业务。",
     ]
     assert [update async for update in updates] == []
+
+
+class _Tty:
+    def __init__(self, descriptor: int, is_terminal: bool = True) -> None:
+        self._descriptor = descriptor
+        self._is_terminal = is_terminal
+
+    def isatty(self) -> bool:
+        return self._is_terminal
+
+    def fileno(self) -> int:
+        return self._descriptor
+
+
+class _Recorder:
+    def __init__(self) -> None:
+        self.written = ""
+
+    def write(self, text: str, /) -> int:
+        self.written += text
+        return len(text)
+
+    def flush(self) -> None:
+        return None
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="needs a POSIX pseudo-terminal")
+def test_a_terminal_marks_pastes_without_echoing_the_marks_while_the_chat_runs() -> None:
+    import pty
+    import termios
+
+    master, slave = pty.openpty()
+    try:
+        before = termios.tcgetattr(slave)
+        recorder = _Recorder()
+        with paste_marking(_Tty(slave), _Tty(slave), recorder) as terminal:
+            during = termios.tcgetattr(slave)
+            asked = recorder.written
+        after = termios.tcgetattr(slave)
+    finally:
+        os.close(master)
+        os.close(slave)
+
+    assert terminal
+    assert asked == "\x1b[?2004h"
+    assert recorder.written == "\x1b[?2004h\x1b[?2004l"
+    assert before[3] & termios.ECHOCTL and not during[3] & termios.ECHOCTL
+    assert after == before
+
+
+def test_piped_input_is_not_a_terminal_and_the_terminal_is_left_alone() -> None:
+    recorder = _Recorder()
+
+    with paste_marking(_Tty(0, False), _Tty(1, False), recorder) as terminal:
+        pass
+
+    assert (terminal, recorder.written) == (False, "")
+
+
+def test_input_from_a_terminal_with_output_to_a_file_joins_pastes_without_marks() -> None:
+    recorder = _Recorder()
+
+    with paste_marking(_Tty(0, True), _Tty(1, False), recorder) as terminal:
+        pass
+
+    assert (terminal, recorder.written) == (True, "")
