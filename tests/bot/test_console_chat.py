@@ -227,7 +227,7 @@ def test_a_new_console_chat_shows_the_step_the_person_left_and_refuses_a_blind_n
     config_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     code = invite(capsys, config_path, "--window", "商务厅", "--role", "staff")
-    assert zhoubao(capsys, config_path, "issue", "open", "--date", REFERENCE_DAY).code == 0
+    assert open_reference_issue(capsys, config_path).code == 0
     subsection = load_config(config_path).bulletin.subsections[0].title
 
     def chat(*typed: str) -> str:
@@ -292,7 +292,7 @@ def test_a_pasted_text_with_a_line_break_is_one_item_in_a_terminal(
     import pty
 
     code = invite(capsys, config_path, "--window", "商务厅", "--role", "staff")
-    assert zhoubao(capsys, config_path, "issue", "open", "--date", REFERENCE_DAY).code == 0
+    assert open_reference_issue(capsys, config_path).code == 0
     subsection = load_config(config_path).bulletin.subsections[0].title
     piped = subprocess.run(
         chat_command(config_path, STAFF),
