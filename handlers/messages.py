@@ -101,11 +101,11 @@ ASK_SUBSECTION: Final = "请选择这条动态所属的栏目："
 ASK_SUBSECTION_HELP: Final = "回复栏目前的数字选择栏目。" + HELP_SUFFIX
 
 
+ASK_TEXT: Final = "请发送这条动态的内容。分成几段的文字可以一次粘贴发送，会合并为一段。"
+
+
 def ask_text(subsection_title: str) -> str:
-    return (
-        f"栏目：{subsection_title}\n请发送这条动态的内容。"
-        "分成几段的文字可以一次粘贴发送，会合并为一段。"
-    )
+    return f"栏目：{subsection_title}\n{ASK_TEXT}"
 
 
 ITEM_HAS_NO_WORDS: Final = "这条消息只有标点或符号，不能作为一条动态。请发送动态的文字内容。"
