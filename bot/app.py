@@ -64,6 +64,7 @@ async def open_app(config: Config, clock: Callable[[], datetime] | None = None) 
         template=config.bulletin.to_template(),
         timezone_name=config.schedule.timezone,
         is_workday=calendar.is_workday,
+        min_item_chars=config.intake.min_item_chars,
     )
     configured = config.numbering
     numbering = (

@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot import messages
 from bot.app import App, open_app_from, settle_after_start
 from bot.calendar_report import calendar_report
-from bot.channels.console import ConsoleChannel
+from bot.channels.console import PASTE_INTERVAL, ConsoleChannel, paste_marking
 from bot.cli_text import ChineseArgumentParser, positive_int
 from bot.config import write_default_config
 from bot.drafts import write_draft
@@ -151,10 +151,15 @@ async def cmd_run(args: argparse.Namespace) -> None:
 
 async def cmd_chat(args: argparse.Namespace) -> None:
     async with _opened(args) as app:
-        await chat(app, args.name, sys.stdin.readline)
+        with paste_marking(sys.stdin, sys.stdout, sys.stdout) as terminal:
+            # A script piped in is read a line per message; at a terminal, a paste is one.
+            interval = PASTE_INTERVAL if terminal else 0.0
+            await chat(app, args.name, sys.stdin.readline, paste_interval=interval)
 
 
-async def chat(app: App, name: str, read_line: Callable[[], str]) -> None:
+async def chat(
+    app: App, name: str, read_line: Callable[[], str], *, paste_interval: float = 0.0
+) -> None:
     """Talk to zhoubao as `name` until the input ends."""
 
     def next_line() -> str | None:
@@ -167,10 +172,13 @@ async def chat(app: App, name: str, read_line: Callable[[], str]) -> None:
         output=sys.stdout,
         documents_dir=app.data_dir / "documents" / name,
         clock=app.clock,
+        paste_interval=paste_interval,
     )
     await channel.start()
     dispatcher = Dispatcher(app.sessions, {ChannelKind.CONSOLE: channel}, app.clock)
     print(messages.CHAT_WELCOME.format(name=name))
+    # A new terminal shows nothing of the last one: say which step the person is at.
+    await app.engine.resume(channel.key)
     await dispatcher.drain(ChannelKind.CONSOLE, chat_id=name)
 
     async def poll() -> None:

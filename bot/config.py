@@ -465,6 +465,17 @@ class ScheduleConfig(_Section):
         return ZoneInfo(self.timezone)
 
 
+# --- [intake] ------------------------------------------------------------------------------
+
+
+class IntakeConfig(_Section):
+    """What window staff may send as an item (`[intake]`)."""
+
+    # Letters and digits an item needs (punctuation and spaces do not count): shorter texts,
+    # a bare "1" or "。。", are refused at the text step as not being an item.
+    min_item_chars: Annotated[int, Strict(), Field(ge=1, le=1000)] = 6
+
+
 # --- [[windows]] ---------------------------------------------------------------------------
 
 
@@ -666,6 +677,7 @@ class Config(_Section):
     bulletin: BulletinConfig
     numbering: NumberingConfig | None = None  # absent: the first issue is its year's 第1期
     schedule: ScheduleConfig = Field(default_factory=ScheduleConfig)
+    intake: IntakeConfig = Field(default_factory=IntakeConfig)
     windows: Annotated[tuple[WindowConfig, ...], Field(min_length=1)]
     storage: StorageConfig = Field(default_factory=StorageConfig)
     channels: ChannelsConfig = Field(default_factory=ChannelsConfig)

@@ -121,6 +121,46 @@ class Engine:
             if not self._lock_users[key]:
                 del self._lock_users[key], self._locks[key]
 
+    async def resume(self, key: ChatKey) -> list[Envelope]:
+        """Queue the prompt of the step `key` is in the middle of, for a person coming back.
+
+        A console chat starts with it: a new terminal shows nothing of the last one, and an
+        answer typed blind (a "1" at the text step) would land in the wrong step. The choices
+        are offered again, so a typed number answers them. Nothing for someone at the menu,
+        with no conversation, or whose conversation timed out (their next message says so).
+        """
+        now = self._clock()
+        async with self._sessions() as session, session.begin():
+            await session.connection(execution_options=_WRITE_TRANSACTION)
+            state_key = (key.channel.value, key.chat_id, key.user_id)
+            row = (await conversations.load_states(session, [state_key])).get(state_key)
+            current, data, _ = self._current(row, now)
+            member = await members.get_member(session, key.channel.value, key.user_id)
+            if current is None or current == MENU_STATE or member is None:
+                return []
+            ctx = StepContext(session, self._settings, key, member, now, data)
+            try:
+                async with session.begin_nested():
+                    prompts = await self._states[current][1].prompt(ctx)
+                out = [Outgoing(messages.RESUMING), *prompts]
+            except InputRejected as rejection:
+                # The step cannot go on (the issue closed meanwhile): say why, offer the menu.
+                prompts = out = [Outgoing(rejection.user_message, menu_for(member))]
+                current, ctx.data = MENU_STATE, {}
+            ctx.data[CHOICES_KEY] = [[c.value, c.label] for m in prompts for c in m.choices]
+            state = conversations.state_row(
+                *state_key,
+                conversation=self._states[current][0].name,
+                state=current,
+                data=ctx.data,
+                now=now,
+            )
+            await conversations.save_states(session, [state])
+            envelopes = [Envelope(key, message) for message in out]
+            await outbox.enqueue_many(session, [outbox_row(e, now) for e in envelopes])
+        logger.info("conversation resumed", extra={"state": current})
+        return envelopes
+
     async def _commit_pending(self) -> None:
         """Commit what is pending, batch after batch, until nothing is; then stop."""
         try:
@@ -293,7 +333,12 @@ class Engine:
             bound = await try_bind(ctx, update)
             reply = bound or await self._states[MENU_STATE][1].handle(ctx, update)
         else:
-            reply = await self._states[current][1].handle(ctx, self._with_choice(update, data))
+            state = self._states[current][1]
+            answer = self._with_choice(update, data)
+            if answer.choice is None and text in messages.BACK_WORDS:
+                reply = await state.back(ctx) if state.back else Reply([], MENU_STATE)
+            else:
+                reply = await state.handle(ctx, answer)
 
         out = notices + reply.messages
         next_state = reply.next_state
@@ -347,11 +392,17 @@ class Engine:
 
     @staticmethod
     def _with_choice(update: Incoming, data: dict[str, Any]) -> Incoming:
-        """Map a typed reply ("2" or a label) to the value of the choice last offered."""
+        """Map a typed reply ("2" or a label) to the value of the choice last offered.
+
+        A back word (上一步) picks the step's own 返回 choice when it offers one.
+        """
         if update.choice is not None or not update.text:
             return update
         offered = [Choice(value, label) for value, label in data.get(CHOICES_KEY, [])]
-        value = resolve_choice(update.text, offered)
+        typed = update.text
+        if typed.strip() in messages.BACK_WORDS:
+            typed = messages.LABEL_BACK
+        value = resolve_choice(typed, offered)
         if value is None:
             return update
         return Incoming(

@@ -7,6 +7,7 @@ A state name is stored data: "intake.text" belongs to the conversation "intake".
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -16,7 +17,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.types import ChatKey, Choice, Envelope, Incoming, Outgoing
 from report.bulletin import BulletinTemplate
-from report.normalise import FULL_WIDTH_DIGITS
 from storage.models import Member
 
 END: Final = "end"  # next_state=END deletes the state row
@@ -42,6 +42,7 @@ class HandlerSettings:
     invite_ttl: timedelta = timedelta(days=14)
     max_item_chars: int = 8000
     is_workday: Callable[[date], bool] = monday_to_friday  # deadlines fall on working days
+    min_item_chars: int = 6  # letters and digits; bot.config IntakeConfig
 
 
 MEMO_WINDOW: Final = "window"  # the member's window (a storage.models.Window or None)
@@ -68,15 +69,21 @@ class StepContext:
 
 Step = Callable[[StepContext, Incoming], Awaitable[Reply]]
 Prompt = Callable[[StepContext], Awaitable[list[Outgoing]]]
+Back = Callable[[StepContext], Awaitable[Reply]]
 
 
 @dataclass(frozen=True, slots=True)
 class State:
-    """One step of a conversation: how to ask, how to handle the answer, what help says."""
+    """One step of a conversation: how to ask, how to handle the answer, what help says.
+
+    `back` answers 返回 (messages.BACK_WORDS) where the step offers no 返回 choice of its
+    own: it returns the step before, with `data` set as that step expects. None: the menu.
+    """
 
     prompt: Prompt
     handle: Step
     help: str
+    back: Back | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,15 +100,41 @@ def choice_or_text(update: Incoming) -> str:
     return (update.text or "").strip()
 
 
-def resolve_choice(text: str, offered: list[Choice]) -> str | None:
-    """Map a typed reply ("2", or a label) to the value of an offered choice."""
-    stripped = text.strip().translate(FULL_WIDTH_DIGITS).rstrip(".、。")
-    if stripped.isdigit():
-        index = int(stripped)
-        if 1 <= index <= len(offered):
-            return offered[index - 1].value
+# Marks around a typed number that do not change it: 2.  2、  (2)  【2】  and the forms
+# NFKC spells out (⑵ -> (2), ⒉ -> 2.).
+_NUMBER_DECORATION: Final = " .。．、,，:：()（）[]【】"
+_MAX_CHOICE_DIGITS: Final = 4  # int() of a long string is slow or refused; no menu is that long
+
+
+def typed_number(text: str) -> int | None:
+    """The whole number a person typed to pick a choice, else None.
+
+    Accepts 2, ２, 2., 2、, (2), ②, ⑵, ⒉, ❷, ², ₂, 二: every form whose NFKC folding, or whose
+    Unicode numeric value as a single character, is a plain positive number. Never raises.
+    """
+    folded = unicodedata.normalize("NFKC", text).strip().strip(_NUMBER_DECORATION)
+    if folded.isascii():
+        if folded.isdecimal() and len(folded) <= _MAX_CHOICE_DIGITS and int(folded) >= 1:
+            return int(folded)
         return None
+    if len(folded) == 1:  # ❷ ➋ 二: numeric characters NFKC leaves alone
+        value = unicodedata.numeric(folded, 0)
+        if value >= 1 and value == int(value):
+            return int(value)
+    return None
+
+
+def resolve_choice(text: str, offered: list[Choice]) -> str | None:
+    """Map a typed reply (a label, a value, or the number shown before it) to an offered value.
+
+    The one place a typed number picks a choice: a number out of range, or anything else, is
+    None, never an error.
+    """
+    stripped = text.strip()
     for choice in offered:
         if stripped == choice.label or stripped == choice.value:
             return choice.value
+    number = typed_number(stripped)
+    if number is not None and 1 <= number <= len(offered):
+        return offered[number - 1].value
     return None

@@ -12,7 +12,7 @@ from handlers.common import EDITOR_ROLES, ask, excerpt, latest_issue, period_of,
 from handlers.conversation import END, Conversation, Reply, State, StepContext, choice_or_text
 from handlers.drafts import draft_message, issue_line
 from handlers.errors import InputRejected
-from handlers.prompts import PromptKind, prompt_windows
+from handlers.prompts import PromptKind, send_prompts
 from handlers.types import Incoming, Outgoing
 from handlers.windows import WindowState, window_standings
 from report.dates import format_moment
@@ -66,8 +66,8 @@ async def show_status(ctx: StepContext) -> Reply:
 async def remind_now(ctx: StepContext) -> Reply:
     require_role(ctx, EDITOR_ROLES, messages.EDITOR_ONLY)
     issue = await latest_issue(ctx)
-    count = await prompt_windows(ctx.session, issue, PromptKind.REMIND, ctx.now)
-    return Reply([Outgoing(messages.reminded(count))], "menu.main")
+    sent = await send_prompts(ctx.session, issue, PromptKind.REMIND, ctx.now)
+    return Reply([Outgoing(messages.reminded(sent.reached, sent.unbound))], "menu.main")
 
 
 async def compile_now(ctx: StepContext) -> Reply:
@@ -154,10 +154,16 @@ async def _handle_list(ctx: StepContext, update: Incoming) -> Reply:
     return Reply([Outgoing(messages.ORDER_SAVED)], "menu.main")
 
 
+async def _back_to_subsection(ctx: StepContext) -> Reply:
+    return Reply([], "order.subsection")
+
+
 ORDER = Conversation(
     name="order",
     states={
         "order.subsection": State(_prompt_subsection, _handle_subsection, messages.ORDER_HELP),
-        "order.list": State(_prompt_list, _handle_list, messages.ORDER_HELP),
+        "order.list": State(
+            _prompt_list, _handle_list, messages.ORDER_HELP, back=_back_to_subsection
+        ),
     },
 )

@@ -83,12 +83,29 @@ async def _handle_preview(ctx: StepContext, update: Incoming) -> Reply:
     return await review(update, again=lambda: start_inspection(ctx), save=save)
 
 
+async def _back_from_criterion(ctx: StepContext) -> Reply:
+    """The criterion before, or the menu from the first."""
+    index = int(ctx.data["criterion_index"])
+    if index == 0:
+        return Reply([], "menu.main")
+    ctx.data["criterion_index"] = index - 1
+    return Reply([], "inspection.criterion")
+
+
+async def _back_from_preview(ctx: StepContext) -> Reply:
+    """The last criterion again."""
+    ctx.data["criterion_index"] = len(ctx.settings.template.criteria) - 1
+    return Reply([], "inspection.criterion")
+
+
 INSPECTION = Conversation(
     name="inspection",
     states={
         "inspection.criterion": State(
-            _prompt_criterion, _handle_criterion, messages.INSPECTION_HELP
+            _prompt_criterion, _handle_criterion, messages.INSPECTION_HELP, _back_from_criterion
         ),
-        "inspection.preview": State(_prompt_preview, _handle_preview, messages.INSPECTION_HELP),
+        "inspection.preview": State(
+            _prompt_preview, _handle_preview, messages.INSPECTION_HELP, _back_from_preview
+        ),
     },
 )

@@ -16,7 +16,7 @@ from handlers.delivery import member_key
 from handlers.drafts import editors
 from handlers.errors import InputRejected
 from handlers.types import Envelope, Incoming, Outgoing
-from report.normalise import normalise_item
+from report.normalise import item_content, normalise_item
 from storage.models import ItemStatus
 from storage.repositories import submissions
 
@@ -69,8 +69,30 @@ async def _handle_text(ctx: StepContext, update: Incoming) -> Reply:
     limit = ctx.settings.max_item_chars
     if len(text) > limit:
         raise InputRejected(messages.text_too_long(limit, len(text)))
+    refusal = _not_an_item(ctx, text)
+    if refusal is not None:
+        raise InputRejected(refusal)
     ctx.data["text"] = text
     return Reply([], "intake.preview")
+
+
+def _not_an_item(ctx: StepContext, text: str) -> str | None:
+    """Why `text` cannot be an item (only punctuation, only a number, too short), or None.
+
+    A bare number is most often a choice typed where the conversation expected text (after a
+    reconnection, say), so its refusal says where the person is.
+    """
+    if text in messages.NO_NEWS_WORDS:
+        return messages.NO_NEWS_AT_TEXT_STEP
+    content = item_content(text)
+    if not content:
+        return messages.ITEM_HAS_NO_WORDS
+    if content.isnumeric():
+        return messages.item_is_a_number(_subsection_title(ctx))
+    minimum = ctx.settings.min_item_chars
+    if len(content) < minimum:
+        return messages.item_too_short(minimum, len(content))
+    return None
 
 
 async def _prompt_preview(ctx: StepContext) -> list[Outgoing]:
@@ -180,14 +202,32 @@ async def record_no_news(ctx: StepContext) -> Reply:
     return Reply([Outgoing(messages.no_news_recorded(window.name))], END)
 
 
+async def _back_from_text(ctx: StepContext) -> Reply:
+    """Back from the text: an edit to its item's actions, a new item to its subsection."""
+    if "edit_item" in ctx.data:
+        ctx.data.pop("edit_item")
+        return Reply([], "items.action")
+    if len(ctx.settings.template.subsections) > 1:
+        return Reply([], "intake.subsection")
+    return Reply([], "menu.main")
+
+
+async def _back_to_text(ctx: StepContext) -> Reply:
+    return Reply([], "intake.text")
+
+
 INTAKE = Conversation(
     name="intake",
     states={
         "intake.subsection": State(
             _prompt_subsection, _handle_subsection, messages.ASK_SUBSECTION_HELP
         ),
-        "intake.text": State(_prompt_text, _handle_text, messages.ASK_TEXT_HELP),
-        "intake.preview": State(_prompt_preview, _handle_preview, messages.PREVIEW_HELP),
+        "intake.text": State(
+            _prompt_text, _handle_text, messages.ASK_TEXT_HELP, back=_back_from_text
+        ),
+        "intake.preview": State(
+            _prompt_preview, _handle_preview, messages.PREVIEW_HELP, back=_back_to_text
+        ),
         "intake.more": State(_prompt_more, _handle_more, messages.MORE_HELP),
     },
 )

@@ -58,10 +58,12 @@ async def _prompt_list(ctx: StepContext) -> list[Outgoing]:
 async def _handle_list(ctx: StepContext, update: Incoming) -> Reply:
     value = choice_or_text(update)
     if value == "back":
-        return Reply([Outgoing(messages.CANCELLED)], END)
-    if not value.startswith(ITEM_PREFIX) or not value[len(ITEM_PREFIX) :].isdigit():
+        return Reply([], "menu.main")
+    item_id = value.removeprefix(ITEM_PREFIX)
+    # isdigit() alone lets "²" through to int(): a crafted button value must be refused.
+    if not value.startswith(ITEM_PREFIX) or not (item_id.isascii() and item_id.isdecimal()):
         raise InputRejected(messages.CHOOSE_NUMBER)
-    item = await own_item(ctx, int(value[len(ITEM_PREFIX) :]))
+    item = await own_item(ctx, int(item_id))
     ctx.data["item"] = item.id
     return Reply([], "items.action")
 
@@ -82,7 +84,7 @@ async def _handle_action(ctx: StepContext, update: Incoming) -> Reply:
     value = choice_or_text(update)
     item = await own_item(ctx, int(ctx.data["item"]))
     if value == "back":
-        return Reply([], "items.list")
+        return await _back_to_list(ctx)
     if value == "edit":
         ctx.data["edit_item"] = item.id
         ctx.data["subsection"] = item.subsection
@@ -94,10 +96,16 @@ async def _handle_action(ctx: StepContext, update: Incoming) -> Reply:
     raise InputRejected(messages.CHOOSE_NUMBER)
 
 
+async def _back_to_list(ctx: StepContext) -> Reply:
+    return Reply([], "items.list")
+
+
 ITEMS = Conversation(
     name="items",
     states={
         "items.list": State(_prompt_list, _handle_list, messages.LIST_HELP),
-        "items.action": State(_prompt_action, _handle_action, messages.ITEM_ACTION_HELP),
+        "items.action": State(
+            _prompt_action, _handle_action, messages.ITEM_ACTION_HELP, back=_back_to_list
+        ),
     },
 )

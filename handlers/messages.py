@@ -5,15 +5,19 @@ from __future__ import annotations
 from typing import Final
 
 # --- general ---
-HELP_SUFFIX: Final = "任何时候发送“取消”可放弃当前操作，发送“帮助”查看说明。"
+HELP_SUFFIX: Final = (
+    "任何时候发送“返回”可回到上一步，发送“取消”可放弃当前操作，发送“帮助”查看说明。"
+)
 CANCELLED: Final = "已取消。"
 TIMED_OUT: Final = "上次的操作时间过长，已自动取消。"
-NOT_UNDERSTOOD: Final = "没有看懂这条消息。请回复选项前的数字，或直接点选项。"
 EMPTY_MESSAGE: Final = "消息是空的，请重新发送。"
 UNSUPPORTED_MESSAGE: Final = "目前只能处理文字消息，请用文字回复。"
 INTERNAL_ERROR: Final = "系统暂时出了点问题，刚才的消息没有保存，请稍后再发一次。"
-CHOOSE_NUMBER: Final = "请回复选项前的数字，或直接点选项。"
+# Neutral between channels: text-only ones number the choices, Telegram shows buttons, and a
+# typed number answers both. Nothing here says 点 (tap), which a terminal cannot do.
+CHOOSE_NUMBER: Final = "请从下面的选项中选择一项（回复选项前的数字即可）。"
 MENU_PROMPT: Final = "请选择要做的事："
+RESUMING: Final = "上次的操作还没有完成，接着继续（发送“返回”回到上一步，“取消”放弃）："
 NO_OPEN_ISSUE: Final = "目前没有正在收集的周报，开始收集时会通知你。"
 ISSUE_CLOSED: Final = "本期周报已截止收集，如需补充请联系编辑。"
 
@@ -48,7 +52,11 @@ LABEL_COMPILE: Final = "生成草稿"
 LABEL_ORDER: Final = "调整动态顺序"
 LABEL_STATISTICS: Final = "录入统计数据"
 LABEL_INSPECTION: Final = "录入大厅巡查"
+LABEL_EXTEND: Final = "延长截止时间"
+LABEL_WINDOWS: Final = "窗口管理"
 CANCEL_WORDS: Final = frozenset({"取消", "/cancel", "退出"})
+# Back one step: the step's own 返回 choice if it offers one, else the step before it.
+BACK_WORDS: Final = frozenset({"返回", "上一步", "/back"})
 HELP_WORDS: Final = frozenset({"帮助", "/help", "？", "?"})
 NO_NEWS_WORDS: Final = frozenset({"本周无动态", "无动态", "本周无"})
 
@@ -64,18 +72,28 @@ def reminder(window_name: str, period: str) -> str:
     )
 
 
+# Each role's help names every action of its menu by its label (handlers/menu.py; a test
+# checks it, so a new menu entry needs a line here).
 STAFF_HELP: Final = (
     "你可以：\n"
-    "1. 提交动态：选择栏目，发送一段文字，确认后即提交；\n"
-    "2. 本周无动态：本周没有可报送的内容时回复；\n"
-    "3. 查看/修改已交动态：截止前可以修改或撤回本窗口已交的动态。\n" + HELP_SUFFIX
+    f"1. {LABEL_SUBMIT}：选择栏目，发送一段文字，确认后即提交；\n"
+    f"2. {LABEL_NO_NEWS}：本周没有可报送的内容时回复；\n"
+    f"3. {LABEL_MY_ITEMS}：截止前可以修改或撤回本窗口已交的动态。\n" + HELP_SUFFIX
 )
 EDITOR_HELP: Final = (
-    "你可以查看本期各窗口报送情况、提醒未报送的窗口、录入统计数据、调整动态顺序、"
-    "生成草稿。\n" + HELP_SUFFIX
+    "你可以：\n"
+    f"1. {LABEL_STATUS}：查看各窗口已提交、本周无动态、免报和未报送的情况；\n"
+    f"2. {LABEL_REMIND}：向还没有报送的窗口再发一次提醒；\n"
+    f"3. {LABEL_STATISTICS}：逐项输入本年累计的受理、办结件数；\n"
+    f"4. {LABEL_INSPECTION}：逐项录入本周大厅巡查情况；\n"
+    f"5. {LABEL_ORDER}：按栏目调整动态在周报中的先后；\n"
+    f"6. {LABEL_EXTEND}：推迟本期截止时间，已截止的一期会重新开放；\n"
+    f"7. {LABEL_WINDOWS}：为某个窗口重新开放报送、设为本周免报或取消免报；\n"
+    f"8. {LABEL_COMPILE}：按已收到的内容生成周报草稿（Word 文件）。\n" + HELP_SUFFIX
 )
 INSPECTOR_HELP: Final = (
-    "你可以录入本周大厅巡查情况：逐项点选“总体情况良好”，或直接发送发现的问题。\n" + HELP_SUFFIX
+    "你可以：\n"
+    f"1. {LABEL_INSPECTION}：逐项选择“总体情况良好”，或直接发送发现的问题。\n" + HELP_SUFFIX
 )
 
 # --- intake ---
@@ -83,12 +101,34 @@ ASK_SUBSECTION: Final = "请选择这条动态所属的栏目："
 ASK_SUBSECTION_HELP: Final = "回复栏目前的数字选择栏目。" + HELP_SUFFIX
 
 
+ASK_TEXT: Final = "请发送这条动态的内容。分成几段的文字可以一次粘贴发送，会合并为一段。"
+
+
 def ask_text(subsection_title: str) -> str:
-    return f"栏目：{subsection_title}\n请发送动态内容，一条动态一段文字。"
+    return f"栏目：{subsection_title}\n{ASK_TEXT}"
 
 
+ITEM_HAS_NO_WORDS: Final = "这条消息只有标点或符号，不能作为一条动态。请发送动态的文字内容。"
+
+
+def item_is_a_number(subsection_title: str) -> str:
+    return (
+        f"只收到一个数字，不能作为一条动态。现在需要发送“{subsection_title}”栏目的动态内容；"
+        "如果是想选择别的操作，请先发送“返回”或“取消”。"
+    )
+
+
+def item_too_short(minimum: int, length: int) -> str:
+    return (
+        f"这条动态只有 {length} 个字，太短了（至少 {minimum} 个字，不计标点）。"
+        "请写完整后重新发送；如要放弃，请发送“取消”。"
+    )
+
+
+NO_NEWS_AT_TEXT_STEP: Final = "如本周没有动态，请先发送“取消”，再回复“本周无动态”。"
 ASK_TEXT_HELP: Final = (
-    "直接发送这条动态的文字即可，标点和空格会自动规范，不必加编号。" + HELP_SUFFIX
+    "直接发送这条动态的文字即可；分成几段的文字可以一次粘贴发送，会合并为一段。"
+    "标点和空格会自动规范，不必加编号。" + HELP_SUFFIX
 )
 
 
@@ -161,7 +201,7 @@ ITEM_ACTION: Final = "要对这条动态做什么？\n{text}"
 LABEL_EDIT: Final = "修改"
 LABEL_WITHDRAW: Final = "撤回"
 ITEM_ACTION_HELP: Final = "回复 1 修改文字，2 撤回这条动态，3 返回列表。" + HELP_SUFFIX
-ASK_NEW_TEXT: Final = "请发送修改后的完整内容："
+ASK_NEW_TEXT: Final = "请发送修改后的完整内容（分成几段的文字可以一次粘贴发送）："
 EDITED: Final = "已修改。"
 WITHDRAWN: Final = "已撤回这条动态。"
 NOT_YOUR_ITEM: Final = "只能处理本窗口自己提交的动态。"
@@ -179,9 +219,10 @@ def ask_figure(label: str, kind: str, cum_start: str, cum_end: str) -> str:
 KIND_ACCEPTED: Final = "受理"
 KIND_COMPLETED: Final = "办结"
 STATISTICS_HELP: Final = (
-    "请发送一个整数，例如 617058；可带千位分隔符（617,058）或全角数字。" + HELP_SUFFIX
+    "请发送一个整数，例如 617058；可带千位分隔符（617,058）、单位（617058件）或用全角数字。"
+    + HELP_SUFFIX
 )
-NOT_A_NUMBER: Final = "请发送一个整数，例如 617058。"
+NOT_A_NUMBER: Final = "请发送一个整数，例如 617058 或 617058件（不要写“万”）。"
 STATISTICS_PREVIEW: Final = "请核对统计数据：\n{sentence}"
 STATISTICS_SAVED: Final = "统计数据已保存。"
 LABEL_SAVE: Final = "确认保存"
@@ -192,10 +233,10 @@ EDITOR_ONLY: Final = "只有编辑可以做这件事。"
 
 
 def ask_criterion(numeral: str, label: str) -> str:
-    return f"（{numeral}）{label}\n一切正常请点“总体情况良好”；发现问题请直接发送情况说明。"
+    return f"（{numeral}）{label}\n一切正常请选“总体情况良好”；发现问题请直接发送情况说明。"
 
 
-INSPECTION_HELP: Final = "回复 1 表示总体情况良好，或直接发送这一项的巡查情况。" + HELP_SUFFIX
+INSPECTION_HELP: Final = "选 1 表示总体情况良好，或直接发送这一项的巡查情况。" + HELP_SUFFIX
 INSPECTION_PREVIEW: Final = "请核对本周大厅巡查情况：\n{lines}"
 INSPECTION_SAVED: Final = "大厅巡查情况已保存。"
 INSPECTOR_ONLY: Final = "只有巡查人员或编辑可以录入大厅巡查情况。"
@@ -261,8 +302,15 @@ def job_failed(job: str, period: str, reason: str) -> str:
     )
 
 
-def reminded(count: int) -> str:
-    return f"已向 {count} 个未报送窗口发送提醒。" if count else "所有窗口都已报送，无需提醒。"
+def reminded(count: int, unbound: int = 0) -> str:
+    """The editor's reminder went to `count` silent windows; `unbound` silent ones have nobody."""
+    if not count and not unbound:
+        return "所有窗口都已报送，无需提醒。"
+    nobody = f"{unbound} 个未报送窗口尚无绑定人员，无法提醒，请联系管理员为其生成邀请码。"
+    if not count:
+        return nobody
+    sent = f"已向 {count} 个未报送窗口发送提醒"
+    return f"{sent}；另有 {nobody}" if unbound else f"{sent}。"
 
 
 def draft_ready(issue_line: str, counts: list[str], silent: list[str]) -> str:
@@ -298,8 +346,6 @@ ORDER_HELP: Final = "按希望的先后顺序发送各条动态的序号，用�
 NOTHING_TO_ORDER: Final = "本期还没有可排序的动态。"
 
 # --- the editor's control of the week ---
-LABEL_EXTEND: Final = "延长截止时间"
-LABEL_WINDOWS: Final = "窗口管理"
 NONE: Final = "未设定"
 DEADLINE_IN_PAST: Final = "这个时间已经过了，请选一个以后的时间。"
 DEADLINE_HELP: Final = (

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
@@ -22,6 +23,12 @@ class PromptKind(StrEnum):
     REMIND = "remind"
 
 
+@dataclass(frozen=True, slots=True)
+class Prompted:
+    reached: int  # windows whose staff were sent the prompt or reminder
+    unbound: int  # windows that should have had it but have nobody bound to receive it
+
+
 async def prompt_windows(
     session: AsyncSession,
     issue: Issue,
@@ -30,19 +37,32 @@ async def prompt_windows(
     *,
     label: str = "",
 ) -> int:
-    """Queue the prompt (to every window) or a reminder (to silent windows); return windows.
+    """Queue the prompt (to every window) or a reminder (to silent windows); return windows."""
+    return (await send_prompts(session, issue, kind, now, label=label)).reached
+
+
+async def send_prompts(
+    session: AsyncSession,
+    issue: Issue,
+    kind: PromptKind,
+    now: datetime,
+    *,
+    label: str = "",
+) -> Prompted:
+    """Queue the prompt or reminder; count the windows reached and those with nobody bound.
 
     `label` distinguishes reminders of the same issue (e.g. "2022-09-15T15:00"): each
     (issue, window, member, kind, label) goes out once however often this runs. An empty
     label with REMIND means an editor's manual reminder, which may be repeated.
     """
     period = period_of(issue)
-    reached = 0
+    reached = unbound = 0
     for standing in await window_standings(session, issue):
         if kind == PromptKind.REMIND and standing.state != WindowState.SILENT:
             continue
         staff = await members.members_of_window(session, standing.window.id)
         if not staff:
+            unbound += 1
             continue
         reached += 1
         name = standing.window.name
@@ -75,4 +95,4 @@ async def prompt_windows(
                     data={},
                     now=now,
                 )
-    return reached
+    return Prompted(reached, unbound)

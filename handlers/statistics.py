@@ -89,10 +89,29 @@ async def _handle_preview(ctx: StepContext, update: Incoming) -> Reply:
     return await review(update, again=lambda: start_statistics(ctx), save=save)
 
 
+async def _back_from_figure(ctx: StepContext) -> Reply:
+    """The figure before, or the menu from the first."""
+    index = int(ctx.data["stats_index"])
+    if index == 0:
+        return Reply([], "menu.main")
+    ctx.data["stats_index"] = index - 1
+    return Reply([], "stats.figure")
+
+
+async def _back_from_preview(ctx: StepContext) -> Reply:
+    """The last figure again."""
+    ctx.data["stats_index"] = len(ctx.settings.template.statistics_categories) * len(KINDS) - 1
+    return Reply([], "stats.figure")
+
+
 STATISTICS = Conversation(
     name="stats",
     states={
-        "stats.figure": State(_prompt_figure, _handle_figure, messages.STATISTICS_HELP),
-        "stats.preview": State(_prompt_preview, _handle_preview, messages.STATISTICS_HELP),
+        "stats.figure": State(
+            _prompt_figure, _handle_figure, messages.STATISTICS_HELP, back=_back_from_figure
+        ),
+        "stats.preview": State(
+            _prompt_preview, _handle_preview, messages.STATISTICS_HELP, back=_back_from_preview
+        ),
     },
 )

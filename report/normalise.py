@@ -6,6 +6,7 @@ Only item text goes through `normalise_item`; fixed and configured text is print
 from __future__ import annotations
 
 import re
+import unicodedata
 from typing import Final
 
 # Character classes. "Wide" text is what the spec calls CJK: ideographs, CJK and full-width
@@ -96,6 +97,9 @@ _CLOSERS: Final = "”’）》」』】〕"
 _WEAK_ENDINGS: Final = "，；：、"
 
 _COUNT_RE: Final = re.compile(r"\d+|\d{1,3}(?:,\d{3})+")
+# A count may carry its unit and a full stop, as people write it: 7463962件, 7,463,962 件。
+# 万 and the like are not units but multipliers, and stay refused (12万 is not 12).
+_COUNT_SUFFIX_RE: Final = re.compile(r"\s*(?:件次|件|个|项|笔|次)?\s*[。.]?\s*\Z")
 
 
 def clean_text(text: str) -> str:
@@ -105,7 +109,12 @@ def clean_text(text: str) -> str:
 
 
 def normalise_item(text: str) -> str:
-    """Return a window submission as one clean paragraph per bulletin-format.md §3."""
+    """Return a window submission as one clean paragraph per bulletin-format.md §3.
+
+    Line breaks are joined, deliberately: the bulletin prints an item as one paragraph, and a
+    break inside an item is a paste or wrap artefact. Lines meet without a space between
+    Chinese text (政务服 / 务领域), with one between Latin words; empty lines vanish.
+    """
     lines = (_clean_line(line) for line in _LINE_BREAK_RE.split(text))
     # A line break inside an item is a conversion or chat artefact; the spacing rule below
     # removes the joining space again where both sides are Chinese (政务服 / 务领域).
@@ -122,9 +131,22 @@ def normalise_item(text: str) -> str:
     return _restore(body, protected)
 
 
+def item_content(text: str) -> str:
+    """The letters and digits of `text` (汉字 are letters), without punctuation, space or symbols.
+
+    What makes a text an item: "。。" has none, "1。" only a number.
+    """
+    return "".join(char for char in text if unicodedata.category(char)[0] in "LN")
+
+
 def parse_count(text: str) -> int | None:
-    """Return the non-negative whole number in `text` (617058, 617,058, ６１７０５８), else None."""
+    """Return the non-negative whole number in `text`, else None.
+
+    Accepts 617058, 617,058, 617，058, ６１７０５８ and a unit after the number (617058件,
+    617,058 件); refuses anything else (六十万, 12万, 1.5, -5, 61 7058).
+    """
     candidate = text.translate(FULL_WIDTH_DIGITS).strip().replace("，", ",")
+    candidate = _COUNT_SUFFIX_RE.sub("", candidate, count=1)
     if not candidate.isascii() or not _COUNT_RE.fullmatch(candidate):
         return None
     value = int(candidate.replace(",", ""))

@@ -754,3 +754,22 @@ def test_every_text_of_the_file_passes_the_text_gate(tmp_path: Path) -> None:
     names = [window.name for window in load_config(write(tmp_path, text)).windows]
 
     assert names[0] == "商务厅窗口"
+
+
+# --- [intake] ------------------------------------------------------------------------------
+
+
+def test_default_file_asks_items_for_six_letters_or_digits(default_path: Path) -> None:
+    assert load_config(default_path).intake.min_item_chars == 6
+
+
+def test_min_item_chars_defaults_to_six_when_intake_section_is_absent(tmp_path: Path) -> None:
+    text = replaced(default_config_text(), "[intake]\nmin_item_chars = 6", "")
+
+    assert load_config(write(tmp_path, text)).intake.min_item_chars == 6
+
+
+def test_load_config_rejects_min_item_chars_when_below_one(tmp_path: Path) -> None:
+    text = replaced(default_config_text(), "min_item_chars = 6", "min_item_chars = 0")
+
+    assert "intake.min_item_chars" in load_error(write(tmp_path, text))

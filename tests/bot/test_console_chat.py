@@ -8,9 +8,12 @@ terminal, on the same SQLite database.
 from __future__ import annotations
 
 import asyncio
+import os
 import re
+import select
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -20,6 +23,7 @@ import pytest
 import time_machine
 
 from bot import messages
+from bot.channels.console import PASTE_END, PASTE_START
 from bot.cli import main
 from bot.config import load_config
 from handlers import messages as handler_messages
@@ -192,8 +196,10 @@ async def test_staff_chat_shows_reminder_when_editor_reminds_from_another_chat(
         )
 
         await _say(editor, handler_messages.LABEL_REMIND)
+        unbound = len(load_config(config_path).windows) - 1  # all but 商务厅
         await asyncio.wait_for(
-            _read_until(editor.stdout, handler_messages.reminded(1), editor_seen), PROCESS_TIMEOUT
+            _read_until(editor.stdout, handler_messages.reminded(1, unbound), editor_seen),
+            PROCESS_TIMEOUT,
         )
         # The staff member has typed nothing since binding: the reminder arrives by itself,
         # through the chat's poll of the shared outbox.
@@ -215,3 +221,114 @@ async def test_staff_chat_shows_reminder_when_editor_reminds_from_another_chat(
     assert f"\n{reminder}\n  1. {handler_messages.LABEL_SUBMIT}\n" in out
     assert out.endswith(f"\n{messages.CHAT_BYE}\n")
     assert editor_seen.decode().endswith(f"\n{messages.CHAT_BYE}\n")
+
+
+def test_a_new_console_chat_shows_the_step_the_person_left_and_refuses_a_blind_number(
+    config_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = invite(capsys, config_path, "--window", "商务厅", "--role", "staff")
+    assert open_reference_issue(capsys, config_path).code == 0
+    subsection = load_config(config_path).bulletin.subsections[0].title
+
+    def chat(*typed: str) -> str:
+        run = subprocess.run(
+            chat_command(config_path, STAFF),
+            input=lines(*typed),
+            capture_output=True,
+            text=True,
+            cwd=tmp_path,
+            check=False,
+            timeout=PROCESS_TIMEOUT,
+        )
+        assert run.returncode == 0, run.stderr
+        return run.stdout
+
+    chat(code, "1", "1")  # left at the text step
+    out = chat("1")
+
+    welcome = messages.CHAT_WELCOME.format(name=STAFF)
+    resumed = f"{welcome}\n\n{handler_messages.RESUMING}\n\n{handler_messages.ask_text(subsection)}"
+    assert out.startswith(resumed + "\n")
+    assert handler_messages.item_is_a_number(subsection) in out
+
+
+class _Terminal:
+    """The other end of a pseudo-terminal: what `zhoubao chat` shows, and the keyboard."""
+
+    def __init__(self, master: int) -> None:
+        self._master = master
+        self._seen = ""
+        self._read = 0  # what earlier waits consumed
+
+    def type(self, text: str) -> None:
+        os.write(self._master, text.encode())
+
+    def wait_for(self, wanted: str) -> None:
+        """Read until `wanted` appears after what earlier waits found."""
+        deadline = time.monotonic() + PROCESS_TIMEOUT
+        while wanted not in self._seen[self._read :]:
+            left = deadline - time.monotonic()
+            ready, _, _ = select.select([self._master], [], [], max(left, 0))
+            if not ready:
+                raise AssertionError(f"no {wanted!r} on the terminal:\n{self._seen}")
+            try:
+                chunk = os.read(self._master, 4096)
+            except OSError:  # the chat exited and closed its side
+                chunk = b""
+            if not chunk:
+                raise AssertionError(f"terminal closed before {wanted!r}:\n{self._seen}")
+            self._seen += chunk.decode(errors="replace").replace("\r\n", "\n")
+        self._read += self._seen[self._read :].index(wanted) + len(wanted)
+
+    @property
+    def seen(self) -> str:
+        return self._seen
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="needs a POSIX pseudo-terminal")
+def test_a_pasted_text_with_a_line_break_is_one_item_in_a_terminal(
+    config_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import pty
+
+    code = invite(capsys, config_path, "--window", "商务厅", "--role", "staff")
+    assert open_reference_issue(capsys, config_path).code == 0
+    subsection = load_config(config_path).bulletin.subsections[0].title
+    piped = subprocess.run(
+        chat_command(config_path, STAFF),
+        input=lines(code, "1", "1"),  # to the text step
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        check=False,
+        timeout=PROCESS_TIMEOUT,
+    )
+    assert piped.returncode == 0, piped.stderr
+
+    master, slave = pty.openpty()
+    chat = subprocess.Popen(
+        chat_command(config_path, STAFF),
+        stdin=slave,
+        stdout=slave,
+        stderr=subprocess.PIPE,
+        cwd=tmp_path,
+    )
+    os.close(slave)
+    terminal = _Terminal(master)
+    try:
+        terminal.wait_for(handler_messages.ask_text(subsection))
+        # What a terminal in bracketed-paste mode sends for a two-line paste, then Enter.
+        terminal.type(f"{PASTE_START}延时服务期间共办理\n7463962件业务。{PASTE_END}\n")
+        terminal.wait_for(handler_messages.preview(subsection, "延时服务期间共办理7463962件业务。"))
+        terminal.type("1\n")
+        terminal.wait_for(handler_messages.submitted(1))
+        terminal.type("\x04")  # Ctrl-D: end of input
+        terminal.wait_for(messages.CHAT_BYE)
+        assert chat.wait(PROCESS_TIMEOUT) == 0
+    finally:
+        if chat.poll() is None:
+            chat.kill()
+            chat.wait()
+        os.close(master)
+    assert handler_messages.CHOOSE_NUMBER not in terminal.seen
+    assert "\x1b[?2004h" in terminal.seen  # the chat asked the terminal to mark pastes

@@ -105,13 +105,13 @@ async def test_chat_updates_sent_together_handled_in_order(
 
     # The text step again, then its confirmation, racing another chat's confirmation.
     await first.send(choice="change")
-    updates = [first.incoming("改过的动态。"), other.incoming(choice="confirm")]
+    updates = [first.incoming("改过的这条动态。"), other.incoming(choice="confirm")]
     updates.append(first.incoming(choice="confirm"))
     results = await _together(app, updates)
 
     assert not [r for r in results if isinstance(r, BaseException)]
     assert sorted(item.text for item in await all_items(app)) == sorted(
-        ["改过的动态。", f"{ITEM}（1号）"]
+        ["改过的这条动态。", f"{ITEM}（1号）"]
     )
     assert await state_of(app, first) == "intake.more"
 

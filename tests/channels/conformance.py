@@ -174,7 +174,9 @@ async def silent_window_receives_a_reminder(story: Story) -> None:
     await story.bind("编辑老陈", Role.EDITOR)
     await story.open_week()
     await story.driver.inbox("住建厅小张")
-    assert texts(await story.pick("编辑老陈", messages.LABEL_REMIND))[0] == messages.reminded(1)
+    reminded = texts(await story.pick("编辑老陈", messages.LABEL_REMIND))[0]
+    windows = len(story.driver.app.config.windows)
+    assert reminded == messages.reminded(1, windows - 1)  # only 住建厅 has someone bound
     reminder = await story.driver.inbox("住建厅小张")
     assert texts(reminder) == [messages.reminder("住建厅窗口", PERIOD)]
     assert reminder[0].labels[0] == messages.LABEL_SUBMIT
@@ -216,6 +218,26 @@ async def exact_text_arrives_unchanged(story: Story) -> None:
     assert [s for s in (await story.driver.inbox("商务厅小王"))] == []
 
 
+PASTED = "商务厅窗口延时服务期间共办理\n7463962件业务。"
+
+
+async def a_pasted_text_with_a_line_break_is_one_item(story: Story) -> None:
+    await story.bind("商务厅小王", Role.STAFF, "商务厅")
+    await story.open_week()
+    await story.driver.inbox("商务厅小王")
+    await story.pick("商务厅小王", messages.LABEL_SUBMIT)
+    await story.pick("商务厅小王", BUSINESS)
+
+    preview = await story.say("商务厅小王", PASTED)
+
+    # One message, one item: the preview joins the lines into the paragraph the bulletin prints.
+    assert texts(preview) == [
+        messages.preview(BUSINESS, "商务厅窗口延时服务期间共办理7463962件业务。")
+    ]
+    assert texts(await story.pick("商务厅小王", messages.LABEL_CONFIRM)) == [messages.submitted(1)]
+    assert await stored_items(story.driver.app) == [("商务厅窗口", "business_environment", PASTED)]
+
+
 STORIES: dict[str, Callable[[Story], Awaitable[None]]] = {
     "stranger": stranger_is_told_how_to_get_a_code,
     "submit_edit_withdraw": staff_binds_submits_two_edits_one_withdraws_one,
@@ -224,4 +246,5 @@ STORIES: dict[str, Callable[[Story], Awaitable[None]]] = {
     "reminder": silent_window_receives_a_reminder,
     "draft_document": editor_receives_the_draft_document,
     "exact_text": exact_text_arrives_unchanged,
+    "pasted_text": a_pasted_text_with_a_line_break_is_one_item,
 }

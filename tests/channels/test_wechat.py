@@ -357,7 +357,7 @@ async def test_contact_binds_submits_and_confirms_an_item(
     assert await turn(code)  # bound: a welcome and the menu
     await turn("1")  # 提交动态
     asked = await turn("1")  # the first subsection
-    assert asked[-1] is not None and asked[-1].endswith("请发送动态内容，一条动态一段文字。")
+    assert asked[-1] is not None and asked[-1].endswith(messages.ASK_TEXT)
     preview = await turn("商务厅窗口本周办理外资企业登记 12 件。")
     assert preview[-1] is not None and f". {messages.LABEL_CONFIRM}" in preview[-1]
     await turn("1")  # confirm

@@ -35,7 +35,7 @@ async def _open_reference_week(app: App) -> None:
 async def _submit(person: Person, subsection_number: str, text: str) -> None:
     """From the menu: 提交动态, choose the subsection, send the text, confirm, finish."""
     replies = await person.say_all("1", subsection_number)
-    assert replies[-1].text.endswith("请发送动态内容，一条动态一段文字。")
+    assert replies[-1].text.endswith(messages.ASK_TEXT)
     preview = await person.send(text)
     assert messages.LABEL_CONFIRM in [c.label for c in preview[-1].choices]
     confirmed = await person.send("1")

@@ -6,12 +6,16 @@ from datetime import date
 from pathlib import Path
 
 import docx
+import pytest
 
-from bot.app import App
+from bot.app import App, open_app
+from bot.config import IntakeConfig
 from bot.drafts import write_draft
 from handlers import messages
+from scheduler.clock import FrozenClock
 from storage.models import ItemStatus, Role
 from tests.fakes import Person, RecordingChannel, bound_person, texts
+from tests.fakes import test_config as configured
 from tests.handlers.support import (
     BUSINESS_ENVIRONMENT,
     BUSINESS_ENVIRONMENT_TITLE,
@@ -343,3 +347,72 @@ async def test_refused_when_staff_picks_item_that_does_not_exist(
 
     assert texts(await staff.send(choice="item:999999")) == [messages.ITEM_GONE]
     assert texts(await staff.send(choice="item:abc")) == [messages.CHOOSE_NUMBER]
+
+
+# --- texts that are not items ---
+
+
+@pytest.mark.parametrize("text", ["。。", "……", "？！", "、，。", "😀👍", "---"])
+async def test_a_text_of_only_punctuation_is_refused_as_an_item(
+    app: App, channel: RecordingChannel, text: str
+) -> None:
+    staff = await _at_text_step(app, channel)
+
+    assert texts(await staff.send(text)) == [messages.ITEM_HAS_NO_WORDS]
+    assert await state_of(app, staff) == "intake.text"
+    assert await all_items(app) == []
+
+
+@pytest.mark.parametrize("text", ["1", "１", "2.", "①", "2022", "3.5%"])
+async def test_a_bare_number_at_the_text_step_is_refused_and_says_where_the_person_is(
+    app: App, channel: RecordingChannel, text: str
+) -> None:
+    staff = await _at_text_step(app, channel)
+
+    replies = texts(await staff.send(text))
+
+    assert replies == [messages.item_is_a_number(BUSINESS_ENVIRONMENT_TITLE)]
+    assert await state_of(app, staff) == "intake.text"
+    assert await all_items(app) == []
+
+
+async def test_a_text_shorter_than_the_minimum_is_refused_as_an_item(
+    app: App, channel: RecordingChannel
+) -> None:
+    staff = await _at_text_step(app, channel)
+
+    assert texts(await staff.send("已办理。")) == [messages.item_too_short(6, 3)]
+    assert await all_items(app) == []
+
+
+async def test_a_text_at_the_minimum_is_accepted_as_an_item(
+    app: App, channel: RecordingChannel
+) -> None:
+    staff = await _at_text_step(app, channel)
+
+    await _confirmed(staff, "开展培训1次")
+
+    assert [i.text for i in await all_items(app)] == ["开展培训1次"]
+
+
+async def test_the_minimum_length_of_an_item_comes_from_the_intake_setting(
+    tmp_path: Path, db_url: str, clock: FrozenClock, channel: RecordingChannel
+) -> None:
+    config = configured(tmp_path, db_url)
+    config = config.model_copy(update={"intake": IntakeConfig(min_item_chars=2)})
+    app = await open_app(config, clock.now)
+    try:
+        staff = await _at_text_step(app, channel)
+        await _confirmed(staff, "已办。")
+        assert [i.text for i in await all_items(app)] == ["已办。"]
+    finally:
+        await app.close()
+
+
+async def test_no_news_sent_at_the_text_step_is_refused_with_the_way_to_say_it(
+    app: App, channel: RecordingChannel
+) -> None:
+    staff = await _at_text_step(app, channel)
+
+    assert texts(await staff.send("本周无动态")) == [messages.NO_NEWS_AT_TEXT_STEP]
+    assert await all_items(app) == []

@@ -94,7 +94,8 @@ async def test_reminder_sent_only_to_silent_windows_staff_when_editor_reminds(
 
     replies = await editor.send(messages.LABEL_REMIND)
 
-    assert texts(replies) == [messages.reminded(1), messages.MENU_PROMPT]
+    unbound = len(await _active_window_names(app)) - 3  # all but commerce, health, housing
+    assert texts(replies) == [messages.reminded(1, unbound), messages.MENU_PROMPT]
     reminder = messages.reminder(HOUSING_WINDOW, period_of(issue))
     assert texts(await housing.inbox()) == [reminder]
     assert texts(await colleague.inbox()) == [reminder]
@@ -110,11 +111,34 @@ async def test_reminder_not_sent_when_every_window_with_staff_answered(
     await add_item(app, commerce, BUSINESS_ENVIRONMENT, ITEM)
     editor = await _editor(app, channel)
 
+    unbound = len(await _active_window_names(app)) - 1
     assert texts(await editor.send(messages.LABEL_REMIND)) == [
-        messages.reminded(0),
+        messages.reminded(0, unbound),
         messages.MENU_PROMPT,
     ]
     assert await commerce.inbox() == []
+
+
+def test_reminded_says_how_many_silent_windows_have_nobody_bound() -> None:
+    assert messages.reminded(1, 21) == (
+        "已向 1 个未报送窗口发送提醒；另有 21 个未报送窗口尚无绑定人员，无法提醒，"
+        "请联系管理员为其生成邀请码。"
+    )
+    assert messages.reminded(1, 0) == "已向 1 个未报送窗口发送提醒。"
+    assert messages.reminded(0, 0) == "所有窗口都已报送，无需提醒。"
+
+
+async def test_editor_told_how_many_silent_windows_have_nobody_bound_when_reminding(
+    app: App, channel: RecordingChannel
+) -> None:
+    await open_week(app)
+    await bound_person(app, channel, "商务厅小王", Role.STAFF, COMMERCE)
+    editor = await _editor(app, channel)
+    silent = len(await _active_window_names(app))
+
+    replies = await editor.send(messages.LABEL_REMIND)
+
+    assert texts(replies)[0] == messages.reminded(1, silent - 1)
 
 
 # --- order ---

@@ -181,3 +181,54 @@ async def test_role_help_answered_when_help_button_tapped_at_menu(
     person = await bound_person(app, channel, "某人", role)
 
     assert texts(await person.send(choice="help")) == [help_text, messages.MENU_PROMPT]
+
+
+# --- coming back to a conversation ---
+
+
+async def test_resuming_mid_conversation_repeats_the_prompt_of_the_step(
+    app: App, channel: RecordingChannel
+) -> None:
+    staff = await _at_text_step(app, channel)
+
+    await app.engine.resume(staff.key)
+
+    assert texts(await staff.inbox()) == [
+        messages.RESUMING,
+        messages.ask_text(BUSINESS_ENVIRONMENT_TITLE),
+    ]
+    assert await state_of(app, staff) == "intake.text"
+
+
+async def test_resuming_offers_the_choices_again_so_a_number_answers_them(
+    app: App, channel: RecordingChannel
+) -> None:
+    staff = await _at_text_step(app, channel)
+    await staff.send(ITEM)
+
+    await app.engine.resume(staff.key)
+    resumed = await staff.inbox()
+    await staff.send("1")  # 确认提交
+
+    assert resumed[-1].text == messages.preview(BUSINESS_ENVIRONMENT_TITLE, ITEM)
+    assert resumed[-1].choices[0].label == messages.LABEL_CONFIRM
+    assert [item.text for item in await all_items(app)] == [ITEM]
+
+
+async def test_resuming_at_the_menu_says_nothing(app: App, channel: RecordingChannel) -> None:
+    await open_week(app)
+    staff = await bound_person(app, channel, "商务厅小王", Role.STAFF, COMMERCE)
+    await staff.inbox()
+
+    assert await app.engine.resume(staff.key) == []
+    assert await staff.inbox() == []
+
+
+async def test_resuming_a_timed_out_conversation_says_nothing_until_the_next_message(
+    app: App, channel: RecordingChannel, clock: FrozenClock
+) -> None:
+    staff = await _at_text_step(app, channel)
+    clock.advance(timedelta(days=2))
+
+    assert await app.engine.resume(staff.key) == []
+    assert await state_of(app, staff) == "intake.text"

@@ -334,3 +334,19 @@ async def test_submit_not_offered_when_member_is_not_staff(
         messages.MENU_PROMPT,
     ]
     assert await state_of(app, person) == "menu.main"
+
+
+async def test_a_pasted_text_with_a_line_break_is_one_item(
+    app: App, channel: RecordingChannel
+) -> None:
+    staff = await _staff(app, channel)
+    await staff.say_all("1", "1")
+    pasted = "延时服务期间共办理\n7463962件业务。"
+
+    preview = await staff.send(pasted)
+    await staff.say_all("1", "2")
+
+    assert texts(preview) == [
+        messages.preview(BUSINESS_ENVIRONMENT_TITLE, "延时服务期间共办理7463962件业务。")
+    ]
+    assert [item.text for item in await all_items(app)] == [pasted]  # stored as written

@@ -166,7 +166,7 @@ async def test_nothing_changed_when_back_chosen_from_list(
     staff = await _commerce_with_two_items(app, channel)
     await staff.send(messages.LABEL_MY_ITEMS)
 
-    assert texts(await staff.send(messages.LABEL_BACK)) == [messages.CANCELLED]
+    assert texts(await staff.send(messages.LABEL_BACK)) == [messages.MENU_PROMPT]
     assert [(i.text, i.status) for i in await all_items(app)] == [
         (ITEM, ItemStatus.CONFIRMED),
         (OTHER_ITEM, ItemStatus.CONFIRMED),

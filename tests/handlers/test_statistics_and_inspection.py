@@ -68,6 +68,19 @@ async def test_figures_accepted_when_typed_with_separators_full_width_digits_or_
     assert await saved_statistics(app) == REFERENCE_FIGURES
 
 
+async def test_figures_accepted_when_typed_with_their_unit(
+    app: App, channel: RecordingChannel
+) -> None:
+    editor = await _editor(app, channel)
+    await editor.send(messages.LABEL_STATISTICS)
+
+    replies = texts(await editor.say_all("617058件", "611,244 件", "19691982件", "7463962件"))
+    replies += texts(await editor.say_all("４９６０２件", "50398件。", "1"))
+
+    assert messages.NOT_A_NUMBER not in replies
+    assert await saved_statistics(app) == REFERENCE_FIGURES
+
+
 async def test_figures_accepted_when_completed_exceeds_accepted(
     app: App, channel: RecordingChannel
 ) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from report.normalise import clean_text, normalise_item, parse_count
+from report.normalise import clean_text, item_content, normalise_item, parse_count
 
 
 def test_half_width_punctuation_becomes_full_width_when_adjacent_to_chinese() -> None:
@@ -117,6 +117,21 @@ def test_lines_are_joined_with_a_space_when_latin_words_meet() -> None:
     assert normalise_item("World Health\nOrganization来访") == "World Health Organization来访。"
 
 
+@pytest.mark.parametrize(
+    ("pasted", "printed"),
+    [
+        ("延时服务期间共办理\n7463962件业务。", "延时服务期间共办理7463962件业务。"),
+        ("第一段。\n\n第二段。", "第一段。第二段。"),
+        ("窗口开展培训，\r\n提升服务水平", "窗口开展培训，提升服务水平。"),
+        ("办理业务\u2028100件", "办理业务100件。"),
+    ],
+)
+def test_an_item_pasted_with_line_breaks_prints_as_one_paragraph(pasted: str, printed: str) -> None:
+    # Deliberate: the bulletin prints an item as one paragraph, and a break inside an item
+    # is a wrap or paste artefact; the text is stored with its breaks, as written.
+    assert normalise_item(pasted) == printed
+
+
 def test_control_characters_are_removed_when_present() -> None:
     assert normalise_item("受理\x00办结\x07\u200b完成\ufeff") == "受理办结完成。"
 
@@ -188,6 +203,32 @@ def test_count_is_zero_when_zero_is_typed() -> None:
     assert parse_count("0") == 0
 
 
-@pytest.mark.parametrize("text", ["", "  ", "六万", "abc", "-5", "+5", "12.5", "1,2,3", "61 7058"])
+@pytest.mark.parametrize(
+    ("text", "count"),
+    [
+        ("7463962件", 7463962),
+        ("7,463,962 件", 7463962),
+        ("７４６３９６２件", 7463962),
+        ("7463962 件。", 7463962),
+        ("617058件次", 617058),
+        ("49602个", 49602),
+    ],
+)
+def test_count_is_parsed_when_written_with_its_unit(text: str, count: int) -> None:
+    assert parse_count(text) == count
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        *("", "  ", "六万", "abc", "-5", "+5", "12.5", "1,2,3", "61 7058"),
+        *("12万", "12万件", "件", "5件件"),
+    ],
+)
 def test_count_is_none_when_not_a_whole_non_negative_number(text: str) -> None:
     assert parse_count(text) is None
+
+
+def test_item_content_is_the_letters_and_digits_without_punctuation_or_symbols() -> None:
+    assert item_content("1、推行“一窗通办”，压缩 30%！😀") == "1推行一窗通办压缩30"
+    assert item_content("。。……？！") == ""
