@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gzip
 import json
 import logging
 import time
@@ -254,6 +255,18 @@ async def test_webhook_refuses_what_is_not_an_update_with_400(
     assert response.status == 400
     assert served.handed_on == []
     assert no_traceback(caplog.records)
+
+
+async def test_webhook_does_not_inflate_a_compressed_body(served: Served) -> None:
+    # 16 MiB of JSON whitespace in ~16 KiB of gzip: inflated, 256 times the limit.
+    bomb = gzip.compress(b"{" + b" " * (16 * 1024 * 1024) + b"}")
+    headers = {SECRET_HEADER: SECRET, "Content-Encoding": "gzip"}
+
+    response = await served.client.post(PATH, data=bomb, headers=headers)
+
+    assert len(bomb) < webhook.MAX_BODY
+    assert response.status == 400
+    assert served.handed_on == []
 
 
 async def test_webhook_still_hands_on_a_good_update(served: Served) -> None:
