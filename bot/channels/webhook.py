@@ -17,8 +17,11 @@ import re
 from typing import Any, Final
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 
 logger = logging.getLogger(__name__)
+# aiohttp's server logs here (`server_options`): what it cannot parse, and handler failures.
+server_logger = logging.getLogger(f"{__name__}.server")
 
 MAX_BODY: Final = 64 * 1024  # bytes; a Telegram update is a few KiB at most
 MAX_DEPTH: Final = 32  # nesting of JSON arrays and objects; an update needs about 8
@@ -40,18 +43,43 @@ class Refused(Exception):
         self.reason = reason
 
 
+def _one_line_for_malformed_http(record: logging.LogRecord) -> bool:
+    """Turn aiohttp's traceback for a request it cannot parse into one warning line.
+
+    Anyone can send bytes that are not HTTP (a byte 0xFF in a header name, a Content-Length
+    that is not a number); aiohttp answers 400 and logs it as an error with a traceback.
+    That is noise, not a fault of zhoubao. A handler's own failure keeps its traceback.
+    """
+    error = record.exc_info[1] if record.exc_info else None
+    if isinstance(error, HttpProcessingError):
+        reason = (error.message or type(error).__name__).splitlines()[0].rstrip(":")
+        remote = record.args[0] if isinstance(record.args, tuple) and record.args else "?"
+        record.msg = "malformed HTTP request from %s refused: %d %s"
+        record.args = (remote, error.code or 400, reason)
+        record.exc_info = None
+        record.exc_text = None
+        record.levelno = logging.WARNING
+        record.levelname = logging.getLevelName(logging.WARNING)
+    return True
+
+
+server_logger.addFilter(_one_line_for_malformed_http)
+
+
 def server_options(*, idle_timeout: float = IDLE_TIMEOUT) -> dict[str, Any]:
     """Keyword arguments for `web.AppRunner` (or aiohttp's `TestServer`) of a webhook server.
 
     aiohttp's defaults keep a connection that never completes its headers for an hour
     (`keepalive_timeout` also runs from the moment a connection opens) and drain an unread
     body for 10 seconds. Compressed bodies are not inflated: Telegram sends none, and a
-    small compressed body can expand without bound.
+    small compressed body can expand without bound. What aiohttp cannot parse is logged in
+    one line (`server_logger`).
     """
     return {
         "keepalive_timeout": idle_timeout,
         "lingering_time": LINGERING_TIME,
         "auto_decompress": False,
+        "logger": server_logger,
     }
 
 

@@ -180,6 +180,31 @@ async def test_webhook_answers_wrong_secret_before_the_body_is_sent(
     assert no_traceback(caplog.records)
 
 
+@pytest.mark.parametrize(
+    "head",
+    [
+        request_head(SECRET.encode(), 2, b"Bad\xffName: 1"),
+        request_head(SECRET.encode(), None, b"Content-Length: abc"),
+    ],
+    ids=["byte-ff-in-header-name", "content-length-not-a-number"],
+)
+async def test_webhook_refuses_malformed_http_in_one_line(
+    served: Served, caplog: pytest.LogCaptureFixture, head: bytes
+) -> None:
+    caplog.set_level(logging.INFO)
+
+    async with raw_connection(served) as (reader, writer):
+        writer.write(head + b"{}")
+        response = await read_until_closed(reader, MARGIN)
+
+    assert status_of(response) == 400
+    assert served.handed_on == []
+    assert no_traceback(caplog.records)
+    malformed = [r.getMessage() for r in caplog.records if "malformed" in r.getMessage()]
+    assert len(malformed) == 1
+    assert malformed[0].startswith("malformed HTTP request from 127.0.0.1 refused: 400 ")
+
+
 # --- The body's size, depth and content. ------------------------------------------------------
 
 
