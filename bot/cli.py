@@ -27,7 +27,13 @@ from bot.drafts import write_draft
 from bot.errors import BotError
 from bot.outbox import Dispatcher
 from bot.runner import Service
-from bot.wiring import build_channels, channel_limits, listen_address, web_application
+from bot.wiring import (
+    build_channels,
+    channel_limits,
+    listen_address,
+    web_application,
+    web_runner,
+)
 from handlers import messages as handler_messages
 from handlers.binding import create_invite
 from handlers.common import period_of
@@ -136,7 +142,7 @@ async def cmd_run(args: argparse.Namespace) -> None:
         web_app = web_application(app, channels)
         site_runner = None
         if web_app is not None:
-            site_runner = web.AppRunner(web_app)
+            site_runner = web_runner(web_app)
             await site_runner.setup()
             host, port = listen_address(app)
             await web.TCPSite(site_runner, host, port).start()

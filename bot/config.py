@@ -33,12 +33,14 @@ from pydantic import (
     model_validator,
 )
 from pydantic_core import ErrorDetails
+from sqlalchemy import String
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from bot.errors import ConfigError
 from report.bulletin import BulletinTemplate, Criterion, StatisticsCategory, Subsection
 from report.text_gate import clean_text
+from storage.models import Base, InspectionResult, Item, StatisticFigure, Window
 
 DEFAULT_CONFIG_RESOURCE: Final = "default_config.toml"
 DEFAULT_DATABASE_NAME: Final = "zhoubao.sqlite3"
@@ -47,6 +49,32 @@ KEY_PATTERN: Final = r"^[a-z][a-z0-9_]*$"
 ENV_NAME_PATTERN: Final = r"^[A-Za-z_][A-Za-z0-9_]*$"
 # Keys that would hold a secret; channel secrets come from token_env / token_file only.
 SECRET_KEYS: Final = frozenset({"token", "secret", "password", "api_key"})
+
+
+def _column_length(model: type[Base], column: str) -> int:
+    """The length of a String column, in characters (PostgreSQL's varchar(n) counts those)."""
+    sql_type = model.__table__.c[column].type
+    assert isinstance(sql_type, String) and sql_type.length is not None
+    return sql_type.length
+
+
+# What the database holds: a value beyond these fails on PostgreSQL (SQLite stores anything),
+# so the file is refused instead, under the key that holds it.
+INT32_MIN: Final = -(2**31)  # an Integer column on PostgreSQL
+INT32_MAX: Final = 2**31 - 1
+WINDOW_NAME_MAX: Final = _column_length(Window, "name")
+WINDOW_SHORT_NAME_MAX: Final = _column_length(Window, "short_name")
+KEY_MAX: Final = min(  # a subsection's, statistic's or criterion's key is stored with the data
+    _column_length(Item, "subsection"),
+    _column_length(StatisticFigure, "category"),
+    _column_length(InspectionResult, "criterion"),
+)
+# Bounds with room to count on: each new issue adds 1 to both numbers.
+MAX_NEXT_NUMBER: Final = 1000  # a weekly bulletin has at most 53 issues a year
+MAX_NEXT_TOTAL: Final = 1_000_000
+MAX_COPIES: Final = 100_000
+FIRST_YEAR: Final = 2000  # the years the calendar and the numbering know
+LAST_YEAR: Final = 2100
 
 # --- Administrator-facing wording (Chinese). ---------------------------------------------
 # Kept together so one reviewer reads it all; move to bot/messages.py once that module exists.
@@ -128,6 +156,7 @@ MSG_BAD_DATABASE_URL: Final = (
 )
 MSG_DUPLICATE: Final = "与 {other}重复"  # {other} ends in "第 N 项"
 MSG_TOTAL_BELOW_NUMBER: Final = "总期号不能小于当年期号 next_number"
+MSG_DAY_OUT_OF_RANGE: Final = f"日期应在 {FIRST_YEAR} 年到 {LAST_YEAR} 年之间"
 
 _TYPE_PROBLEMS: Final[dict[str, str]] = {
     "string_type": "应为字符串（加英文双引号）",
@@ -210,6 +239,12 @@ def _check_optional_text(value: str) -> str:
     return _check_text(value) if value else value
 
 
+def _check_day(value: date) -> date:
+    if not FIRST_YEAR <= value.year <= LAST_YEAR:
+        raise _Problem(MSG_DAY_OUT_OF_RANGE)
+    return value
+
+
 def _parse_clock_time(value: object) -> object:
     """Turn "HH:MM" (24-hour) into a `time`; leave other types for pydantic to reject."""
     if isinstance(value, time):
@@ -225,13 +260,20 @@ def _parse_clock_time(value: object) -> object:
 Text = Annotated[str, Strict(), AfterValidator(_check_text)]
 """One line of printed or displayed text: not empty, no surrounding space, no line break."""
 OptionalText = Annotated[str, Strict(), AfterValidator(_check_optional_text)]
-Key = Annotated[str, Strict(), StringConstraints(pattern=KEY_PATTERN)]
+Key = Annotated[str, Strict(), StringConstraints(pattern=KEY_PATTERN, max_length=KEY_MAX)]
 """Stable ASCII identifier, stored in the database: do not rename once used."""
 EnvName = Annotated[str, Strict(), StringConstraints(pattern=ENV_NAME_PATTERN)]
 ClockTime = Annotated[time, BeforeValidator(_parse_clock_time)]
-Day = Annotated[date, Strict()]
+Day = Annotated[date, Strict(), AfterValidator(_check_day)]
 StrictBool = Annotated[bool, Strict()]
 StrictInt = Annotated[int, Strict()]
+Int32 = Annotated[int, Strict(), Field(ge=INT32_MIN, le=INT32_MAX)]
+WindowName = Annotated[
+    str, Strict(), StringConstraints(max_length=WINDOW_NAME_MAX), AfterValidator(_check_text)
+]
+WindowShortName = Annotated[
+    str, Strict(), StringConstraints(max_length=WINDOW_SHORT_NAME_MAX), AfterValidator(_check_text)
+]
 
 
 class _Section(BaseModel):
@@ -346,7 +388,7 @@ class BulletinConfig(_Section):
     inspection_heading: Text
     inspection_intro: Text
     default_verdict: Text
-    copies: Annotated[int, Strict(), Field(gt=0)]
+    copies: Annotated[int, Strict(), Field(gt=0, le=MAX_COPIES)]
     statistics: Annotated[tuple[StatisticsCategoryConfig, ...], Field(min_length=1)]
     subsections: Annotated[tuple[SubsectionConfig, ...], Field(min_length=1)]
     criteria: Annotated[tuple[CriterionConfig, ...], Field(min_length=1)]
@@ -395,9 +437,10 @@ class NumberingConfig(_Section):
     the editor); these values are then ignored.
     """
 
-    year: Annotated[int, Strict(), Field(ge=2000, le=2100)]  # the year of `next_number`
-    next_number: Annotated[int, Strict(), Field(ge=1)]  # 第31期; restarts at 1 each year
-    next_total: Annotated[int, Strict(), Field(ge=1)]  # 总第406期; never restarts
+    year: Annotated[int, Strict(), Field(ge=FIRST_YEAR, le=LAST_YEAR)]  # year of next_number
+    # 第31期, restarting at 1 each year; 总第406期, never restarting
+    next_number: Annotated[int, Strict(), Field(ge=1, le=MAX_NEXT_NUMBER)]
+    next_total: Annotated[int, Strict(), Field(ge=1, le=MAX_NEXT_TOTAL)]
 
     @model_validator(mode="after")
     def _check_total(self) -> NumberingConfig:
@@ -444,6 +487,14 @@ class ScheduleConfig(_Section):
 
     @model_validator(mode="after")
     def _check_days(self) -> ScheduleConfig:
+        # A week whose only working day is one day (a make-up Saturday, say) opens and
+        # closes on that day: its deadline must come after its opening.
+        if self.deadline_time <= self.open_time:
+            raise _Problem(
+                f"截止时间应晚于开始征集的时间 open_time（{self.open_time:%H:%M}）："
+                "只有一个工作日的一周在当天开始征集、当天截止",
+                ("deadline_time",),
+            )
         _check_unique(((r.day_offset, r.time) for r in self.reminders), ("reminders",))
         for index, reminder in enumerate(self.reminders):
             if reminder.day_offset == 0 and reminder.time >= self.deadline_time:
@@ -482,9 +533,9 @@ class IntakeConfig(_Section):
 class WindowConfig(_Section):
     """A department's reporting desk (`[[windows]]`)."""
 
-    name: Text  # 商务厅窗口
-    short_name: Text  # 商务厅
-    order: StrictInt  # position in the bulletin and in lists; unique
+    name: WindowName  # 商务厅窗口
+    short_name: WindowShortName  # 商务厅
+    order: Int32  # position in the bulletin and in lists; unique
 
 
 # --- [storage] -----------------------------------------------------------------------------
@@ -895,6 +946,8 @@ def _translate(detail: ErrorDetails, loc: tuple[str | int, ...]) -> str:
         return f"应为 {expected}"
     if kind == "too_short":
         return f"至少要有 {context.get('min_length')} 项"
+    if kind == "string_too_long":
+        return f"不能超过 {context.get('max_length')} 个字符"
     if kind == "greater_than":
         return f"应大于 {context.get('gt')}"
     if kind == "greater_than_equal":

@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from bot.app import App
+from bot.channels import webhook
 from bot.channels.base import Channel
 from bot.ratelimit import TELEGRAM_LIMITS, Limits
 from handlers.types import ChannelKind
@@ -45,9 +46,15 @@ def web_application(app: App, channels: dict[ChannelKind, Channel]) -> web.Appli
     from bot.channels.telegram import TelegramChannel
 
     assert isinstance(channel, TelegramChannel)
-    application = web.Application()
+    # The route reads its body within its own bounds; this caps any other reader too.
+    application = web.Application(client_max_size=webhook.MAX_BODY)
     application.add_routes(channel.webhook_routes(telegram.webhook_path))
     return application
+
+
+def web_runner(application: web.Application) -> web.AppRunner:
+    """The runner of zhoubao's web server, with the limits of `bot.channels.webhook`."""
+    return web.AppRunner(application, **webhook.server_options())
 
 
 def listen_address(app: App) -> tuple[str, int]:

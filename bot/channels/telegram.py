@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hmac
 import json
 import logging
 import os
@@ -44,6 +43,7 @@ from telegram.error import (
 from telegram.request import HTTPXRequest
 
 from bot.channels import telegram_messages as wording
+from bot.channels import webhook
 from bot.channels.pump import pump_updates
 from bot.config import TelegramChannelConfig
 from bot.errors import ChannelError, ConfigError
@@ -204,6 +204,8 @@ class TelegramChannel:
         webhook_url: str | None = None,
         webhook_secret: str | None = None,
         webhook_wait: float = WEBHOOK_WAIT,
+        webhook_read_timeout: float = webhook.READ_TIMEOUT,
+        webhook_max_body: int = webhook.MAX_BODY,
         cursor_name: str = ChannelKind.TELEGRAM.value,
     ) -> None:
         if mode == "webhook" and not webhook_secret:
@@ -217,6 +219,8 @@ class TelegramChannel:
         self._webhook_url = webhook_url
         self._webhook_secret = webhook_secret
         self._webhook_wait = webhook_wait
+        self._webhook_read_timeout = webhook_read_timeout
+        self._webhook_max_body = webhook_max_body
         self._cursor_name = cursor_name
         # Two request objects: a long poll must not hold up sends (the library requires it).
         self.bot = Bot(
@@ -480,31 +484,31 @@ class TelegramChannel:
 
     # --- webhook -----------------------------------------------------------------------
 
-    async def handle_webhook(self, body: bytes, secret: str | None) -> int:
-        """Take one webhook POST; return the HTTP status to answer Telegram with.
-
-        200 once the update was handed on and handled (or ignored); 403 for a wrong or
-        missing secret; 400 for a body that is not an update; 503 when it could not be
-        handled in time, so that Telegram delivers it again.
-        """
+    def webhook_secret_ok(self, header: str | None) -> bool:
+        """Whether a webhook call's secret header is the one registered with Telegram."""
         expected = self._webhook_secret
-        if (
-            expected is None
-            or secret is None
-            or not hmac.compare_digest(secret.encode(), expected.encode())
-        ):
-            logger.warning("telegram webhook secret rejected")
-            return 403
+        return expected is not None and webhook.secret_matches(header, expected)
+
+    async def handle_webhook(self, body: bytes) -> int:
+        """Take the body of one webhook POST whose secret was right; return the HTTP status.
+
+        200 once the update was handed on and handled (or ignored); 400 for a body that is
+        not an update (nested deeper than an update ever is, not JSON, not an object, not
+        what Telegram sends); 503 when it could not be handled in time, so that Telegram
+        delivers it again.
+        """
         if not self._started:
             return 503
         try:
-            data: Any = json.loads(body)
-            if not isinstance(data, dict):
-                return 400
-            update = Update.de_json(data, self.bot)
-        except (ValueError, TypeError, KeyError, TelegramError):
-            logger.warning("telegram webhook body rejected", extra={"length": len(body)})
-            return 400
+            update = self._parse_update(body)
+        except webhook.Refused as refused:
+            logger.warning(
+                "telegram webhook refused: %d %s",
+                refused.status,
+                refused.reason,
+                extra={"status": refused.status, "reason": refused.reason, "length": len(body)},
+            )
+            return refused.status
         incoming = await self._accept(update)
         if incoming is None:
             return 200
@@ -517,14 +521,39 @@ class TelegramChannel:
             return 503
         return 200 if ok else 503
 
-    def webhook_routes(self, path: str) -> list[web.RouteDef]:
-        """Routes to mount on zhoubao's aiohttp server: POST `path` takes Telegram's webhook."""
+    def _parse_update(self, body: bytes) -> Update:
+        if webhook.nesting_depth_exceeds(body):
+            raise webhook.Refused(400, "JSON nested too deeply")
+        try:
+            data: Any = json.loads(body)
+        except (ValueError, RecursionError):
+            raise webhook.Refused(400, "not JSON") from None
+        if not isinstance(data, dict):
+            raise webhook.Refused(400, "not a JSON object")
+        try:
+            update = Update.de_json(data, self.bot)
+            to_incoming(update, self._clock())  # what the engine will read must be readable
+        except Exception:  # the library's parsing of what is not an update fails in any way
+            raise webhook.Refused(400, "not an update") from None
+        return update
 
-        async def receive(request: web.Request) -> web.Response:
-            status = await self.handle_webhook(
-                await request.read(), request.headers.get(SECRET_HEADER)
-            )
-            return web.Response(status=status)
+    def webhook_routes(self, path: str) -> list[web.RouteDef]:
+        """Routes to mount on zhoubao's aiohttp server: POST `path` takes Telegram's webhook.
+
+        The secret is checked before the body is read; the body is read within bounds
+        (`webhook.read_body`). Run the server with `webhook.server_options()`.
+        """
+
+        async def receive(request: web.Request) -> web.StreamResponse:
+            try:
+                if not self.webhook_secret_ok(request.headers.get(SECRET_HEADER)):
+                    raise webhook.Refused(403, "wrong or missing secret")
+                body = await webhook.read_body(
+                    request, limit=self._webhook_max_body, within=self._webhook_read_timeout
+                )
+            except webhook.Refused as refused:
+                return await webhook.refusal(request, refused, "telegram webhook")
+            return web.Response(status=await self.handle_webhook(body))
 
         return [web.post(path, receive)]
 
