@@ -14,6 +14,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Protocol
 
+from bot.files import safe_name
 from handlers.types import ChannelKind, ChatKey, Incoming, Outgoing
 
 
@@ -61,7 +62,7 @@ class ConsoleChannel:
     async def send(self, to: ChatKey, message: Outgoing) -> None:
         text = format_outgoing(message)
         if message.document is not None:
-            path = self._documents_dir / message.document.filename
+            path = self._documents_dir / safe_name(message.document.filename)
             await asyncio.to_thread(path.write_bytes, message.document.content)
             text += f"\n  [文件] {path}"
         self._output.write(f"\n{text}\n")
