@@ -9,6 +9,7 @@ one file name that cannot climb out of its folder.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import logging
 import stat
@@ -68,19 +69,16 @@ def check_data_dir(path: Path) -> None:
     folder others may only read is allowed, with a warning: the files in it are created 0600.
     """
     try:
+        if not path.is_dir() and path.exists():
+            raise NotADirectoryError(errno.ENOTDIR, messages.NOT_A_DIRECTORY)
         path.mkdir(mode=PRIVATE_DIR_MODE, parents=True, exist_ok=True)
-        mode = path.stat().st_mode
+        permissions = stat.S_IMODE(path.stat().st_mode)
     except OSError as error:
+        reason = messages.NO_PERMISSION if isinstance(error, PermissionError) else error.strerror
         raise ConfigError(
-            messages.DATA_DIR_UNUSABLE.format(path=path, reason=error.strerror or error),
+            messages.DATA_DIR_UNUSABLE.format(path=path, reason=reason or type(error).__name__),
             key="storage.data_dir",
         ) from None
-    if not stat.S_ISDIR(mode):
-        raise ConfigError(
-            messages.DATA_DIR_UNUSABLE.format(path=path, reason=messages.NOT_A_DIRECTORY),
-            key="storage.data_dir",
-        )
-    permissions = stat.S_IMODE(mode)
     if permissions & (stat.S_IWGRP | stat.S_IWOTH):
         raise ConfigError(
             messages.DATA_DIR_WRITABLE.format(path=path, mode=f"{permissions:o}"),

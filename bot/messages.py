@@ -78,6 +78,7 @@ DATA_DIR_UNUSABLE: Final = (
     "无法使用数据目录 {path}（{reason}）。请检查配置文件的 storage.data_dir。"
 )
 NOT_A_DIRECTORY: Final = "这不是一个目录"
+NO_PERMISSION: Final = "没有权限"
 NO_ISSUE: Final = "还没有开启过任何一期周报。请先运行 zhoubao issue open。"
 DRAFT_WRITTEN: Final = "草稿已生成：\n  Word：{docx}\n  Markdown：{markdown}"
 SILENT_WINDOWS: Final = "未报送的窗口（未列入周报）：{names}"
