@@ -166,11 +166,16 @@ def _field(value: object) -> str:
 class StructuredFormatter(logging.Formatter):
     """The usual line, then each `extra` field as key=value; the whole line redacted."""
 
+    # Loggers whose extra fields only repeat their message (aiohttp's access log line).
+    fields_repeat_message: Final = frozenset({"aiohttp.access"})
+
     def __init__(self, fmt: str = FORMAT) -> None:
         super().__init__(fmt)
 
     def formatMessage(self, record: logging.LogRecord) -> str:
         line = super().formatMessage(record)
+        if record.name in self.fields_repeat_message:
+            return line
         fields = [
             f"{key}={_field(value)}"
             for key, value in record.__dict__.items()

@@ -80,6 +80,13 @@ def test_extra_fields_are_appended_as_key_value(lines: io.StringIO) -> None:
     )
 
 
+def test_access_log_fields_are_not_repeated_when_the_line_holds_them(lines: io.StringIO) -> None:
+    logging.getLogger("aiohttp.access").info(
+        '"POST /telegram/webhook HTTP/1.1" 200', extra={"response_status": 200}
+    )
+    assert lines.getvalue().rstrip().endswith('"POST /telegram/webhook HTTP/1.1" 200')
+
+
 def test_payload_loggers_stay_quiet_at_debug_when_they_would_log_texts(lines: io.StringIO) -> None:
     # python-telegram-bot logs each call's parameters at DEBUG; SQLAlchemy each row.
     logging.getLogger("telegram.ext.ExtBot").debug("Calling `sendMessage` with `%s`", ITEM)
