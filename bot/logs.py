@@ -12,7 +12,9 @@
 - a floor under the loggers of libraries that log payloads at DEBUG: python-telegram-bot logs
   every Bot API call's parameters and answer (message texts, the webhook secret),
   SQLAlchemy every statement and result row, aiosqlite every call with its arguments. They
-  stay at INFO or WARNING whatever the level asked for.
+  stay at INFO or WARNING whatever the level asked for;
+- the libraries that log each request or tick at INFO (httpx, httpcore, APScheduler) are
+  heard at DEBUG only.
 
 Texts never reach a log through zhoubao's own code: its log calls carry ids, state names and
 counts. The engines hide statement parameters (`storage.database.create_engine`); the one
@@ -62,6 +64,10 @@ PAYLOAD_FLOORS: Final = {
     "sqlalchemy": logging.WARNING,
     "aiosqlite": logging.INFO,
 }
+
+# Libraries that log every request or tick at INFO: heard at DEBUG only, so that INFO is
+# zhoubao's own account of the week (a long poll alone is a line every few seconds).
+CHATTY_LOGGERS: Final = ("httpx", "httpcore", "apscheduler")
 
 # Attributes every LogRecord has; the others came in through `extra`.
 _STANDARD_ATTRIBUTES: Final = frozenset(
@@ -215,7 +221,8 @@ def configured(
     asked = parse_level(env.get(LEVEL_ENV))
     redact.add(secrets_from_environment(env))
     root = logging.getLogger()
-    saved_levels = {name: logging.getLogger(name).level for name in ("", *PAYLOAD_FLOORS)}
+    touched = ("", *PAYLOAD_FLOORS, *CHATTY_LOGGERS)
+    saved_levels = {name: logging.getLogger(name).level for name in touched}
     own: logging.Handler | None = None
     if stream is not None or not root.handlers:
         own = logging.StreamHandler(sys.stderr if stream is None else stream)
@@ -229,6 +236,9 @@ def configured(
     level = root.getEffectiveLevel()
     for name, floor in PAYLOAD_FLOORS.items():
         logging.getLogger(name).setLevel(max(level, floor))
+    chatty = level if level <= logging.DEBUG else max(level, logging.WARNING)
+    for name in CHATTY_LOGGERS:
+        logging.getLogger(name).setLevel(chatty)
     if asked is None:
         logging.getLogger(__name__).warning(
             "unknown log level, using WARNING", extra={"variable": LEVEL_ENV}

@@ -110,15 +110,18 @@ def test_asyncpg_value_is_cut_when_its_error_quotes_one(lines: io.StringIO) -> N
 
 def test_level_comes_from_environment_and_everything_is_put_back_afterwards() -> None:
     root = logging.getLogger()
-    before = (root.level, list(root.handlers), logging.getLogger("telegram").level)
+    watched = ("telegram", "sqlalchemy", "httpx")
+    before = (root.level, list(root.handlers), [logging.getLogger(n).level for n in watched])
     stream = io.StringIO()
     with logs.configured({"ZHOUBAO_LOG_LEVEL": "info"}, stream):
         assert root.level == logging.INFO
         assert logging.getLogger("telegram").level == logging.INFO
         assert logging.getLogger("sqlalchemy").level == logging.WARNING
         logging.getLogger("bot.runner").debug("not shown")
+        logging.getLogger("httpx").info("not shown: a poll")
         logging.getLogger("bot.runner").info("shown")
-    assert (root.level, list(root.handlers), logging.getLogger("telegram").level) == before
+    after = (root.level, list(root.handlers), [logging.getLogger(n).level for n in watched])
+    assert after == before
     assert "shown" in stream.getvalue() and "not shown" not in stream.getvalue()
 
 
