@@ -11,11 +11,10 @@ from pathlib import Path
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from bot import logs, messages
+from bot import files, logs, messages
 from bot.config import Config, load_config
 from bot.engine import Engine
 from bot.errors import ConfigError
-from bot.files import check_data_dir
 from handlers.conversation import HandlerSettings
 from scheduler.calendar import WorkCalendar
 from scheduler.clock import SystemClock
@@ -49,7 +48,7 @@ class App:
 async def open_app(config: Config, clock: Callable[[], datetime] | None = None) -> App:
     """Connect, migrate, sync the configured windows, and build the engine."""
     logs.protect(config)  # before anything could log a secret the file points to
-    check_data_dir(config.storage.data_dir)
+    files.check_data_dir(config.storage.data_dir)  # before anything is written there
     if clock is None:
         clock = SystemClock(config.schedule.zone()).now
     database = create_engine(config.storage.url)

@@ -70,15 +70,6 @@ ISSUE_RENUMBERED: Final = "当前一期已改为 {issue_line}，以后各期据�
 DATABASE_UNUSABLE: Final = (
     "配置文件 {path} 有误：storage.url / storage.data_dir：无法打开数据库（{reason}）"
 )
-DATA_DIR_WRITABLE: Final = (
-    "数据目录 {path} 的权限是 {mode}，同组用户或其他用户可以写入，zhoubao 不能在这里保存数据。"
-    "请运行 chmod 700 {path}（并确认目录属于运行 zhoubao 的用户）后重试。"
-)
-DATA_DIR_UNUSABLE: Final = (
-    "无法使用数据目录 {path}（{reason}）。请检查配置文件的 storage.data_dir。"
-)
-NOT_A_DIRECTORY: Final = "这不是一个目录"
-NO_PERMISSION: Final = "没有权限"
 NO_ISSUE: Final = "还没有开启过任何一期周报。请先运行 zhoubao issue open。"
 DRAFT_WRITTEN: Final = "草稿已生成：\n  Word：{docx}\n  Markdown：{markdown}"
 SILENT_WINDOWS: Final = "未报送的窗口（未列入周报）：{names}"
@@ -146,3 +137,12 @@ INTERRUPTED: Final = "已中断。"
 INTERNAL_ERROR: Final = (
     "出现内部错误（{error}）。设置环境变量 ZHOUBAO_LOG_LEVEL=DEBUG 后重试可查看详细信息。"
 )
+DATA_DIR_WRITABLE: Final = (
+    "数据目录 {path} 的权限是 {mode}，同组用户或其他用户可以写入，zhoubao 不能在这里保存数据。"
+    "请运行 chmod 700 {path}（并确认目录属于运行 zhoubao 的用户）后重试。"
+)
+DATA_DIR_UNUSABLE: Final = (
+    "无法使用数据目录 {path}（{reason}）。请检查配置文件的 storage.data_dir。"
+)
+NOT_A_DIRECTORY: Final = "这不是一个目录"
+NO_PERMISSION: Final = "没有权限"
