@@ -11,7 +11,7 @@ from pathlib import Path
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from bot import messages
+from bot import files, logs, messages
 from bot.config import Config, load_config
 from bot.engine import Engine
 from bot.errors import ConfigError
@@ -47,6 +47,8 @@ class App:
 
 async def open_app(config: Config, clock: Callable[[], datetime] | None = None) -> App:
     """Connect, migrate, sync the configured windows, and build the engine."""
+    logs.protect(config)  # before anything could log a secret the file points to
+    files.check_data_dir(config.storage.data_dir)  # before anything is written there
     if clock is None:
         clock = SystemClock(config.schedule.zone()).now
     database = create_engine(config.storage.url)

@@ -17,7 +17,7 @@ from typing import Any
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import messages
+from bot import logs, messages
 from bot.app import App, open_app_from, settle_after_start
 from bot.calendar_report import calendar_report
 from bot.channels.console import PASTE_INTERVAL, ConsoleChannel, paste_marking
@@ -25,6 +25,7 @@ from bot.cli_text import ChineseArgumentParser, positive_int
 from bot.config import write_default_config
 from bot.drafts import write_draft
 from bot.errors import BotError
+from bot.files import PRIVATE_UMASK, safe_name
 from bot.outbox import Dispatcher
 from bot.runner import Service
 from bot.wiring import (
@@ -176,7 +177,7 @@ async def chat(
         name,
         read_line=next_line,
         output=sys.stdout,
-        documents_dir=app.data_dir / "documents" / name,
+        documents_dir=app.data_dir / "documents" / safe_name(name),
         clock=app.clock,
         paste_interval=paste_interval,
     )
@@ -568,7 +569,17 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    logging.basicConfig(level=os.environ.get("ZHOUBAO_LOG_LEVEL", "WARNING"))
+    # Everything zhoubao writes (data folder, database, drafts, documents) is the service's
+    # alone; put back afterwards for a caller that runs main() inside itself.
+    previous_umask = os.umask(PRIVATE_UMASK)
+    try:
+        with logs.configured():
+            return _main(argv)
+    finally:
+        os.umask(previous_umask)
+
+
+def _main(argv: Sequence[str] | None) -> int:
     args = build_parser().parse_args(argv)
     for name, value in vars(args).items():  # what the administrator typed, like any text in
         if isinstance(value, str):
@@ -588,10 +599,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except Exception as error:  # the edge of the program: a short message, never a traceback
         logger.debug("command failed", exc_info=True)
-        print(
-            messages.INTERNAL_ERROR.format(error=f"{type(error).__name__}: {error}"),
-            file=sys.stderr,
-        )
+        # The message may quote a secret (a token in a URL) or a driver's value: as in the log.
+        detail = logs.redact(f"{type(error).__name__}: {error}")
+        print(messages.INTERNAL_ERROR.format(error=detail), file=sys.stderr)
         return 1
     return 0
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from bot.app import App
 from bot.errors import BotError
+from bot.files import safe_name
 from bot.messages import NO_ISSUE
 from handlers.bulletin import CompiledIssue, compile_issue
 from storage.repositories import issues
@@ -32,8 +33,9 @@ async def write_draft(app: App, out_dir: Path, issue_date: date | None = None) -
         compiled = await compile_issue(
             session, issue, app.settings.template, issue.issue_date or app.clock().date()
         )
-    docx_path = out_dir / compiled.filename(".docx")
-    markdown_path = out_dir / compiled.filename(".md")
+    # The name comes from the configured title: one file name, inside out_dir whatever it says.
+    docx_path = out_dir / safe_name(compiled.filename(".docx"))
+    markdown_path = out_dir / safe_name(compiled.filename(".md"))
 
     def write() -> None:
         out_dir.mkdir(parents=True, exist_ok=True)

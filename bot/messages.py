@@ -137,3 +137,12 @@ INTERRUPTED: Final = "已中断。"
 INTERNAL_ERROR: Final = (
     "出现内部错误（{error}）。设置环境变量 ZHOUBAO_LOG_LEVEL=DEBUG 后重试可查看详细信息。"
 )
+DATA_DIR_WRITABLE: Final = (
+    "数据目录 {path} 的权限是 {mode}，同组用户或其他用户可以写入，zhoubao 不能在这里保存数据。"
+    "请运行 chmod 700 {path}（并确认目录属于运行 zhoubao 的用户）后重试。"
+)
+DATA_DIR_UNUSABLE: Final = (
+    "无法使用数据目录 {path}（{reason}）。请检查配置文件的 storage.data_dir。"
+)
+NOT_A_DIRECTORY: Final = "这不是一个目录"
+NO_PERMISSION: Final = "没有权限"

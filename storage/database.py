@@ -60,7 +60,9 @@ def default_sqlite_url(data_dir: Path) -> str:
 def create_engine(url: str) -> AsyncEngine:
     """Return an engine for a `sqlite+aiosqlite` or `postgresql+asyncpg` URL.
 
-    Raise `StorageError` for any other URL.
+    Statement parameters (item texts, invite codes) never appear in the engine's log lines
+    nor in the messages of its exceptions (`hide_parameters`). Raise `StorageError` for any
+    other URL.
     """
     try:
         parsed = make_url(url)
@@ -73,11 +75,15 @@ def create_engine(url: str) -> AsyncEngine:
                 "an SQLite database must be a file, e.g. sqlite+aiosqlite:///data/zhoubao.sqlite3"
             )
         Path(database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_async_engine(parsed, async_creator=partial(sqlite_driver.connect, database))
+        engine = create_async_engine(
+            parsed,
+            async_creator=partial(sqlite_driver.connect, database),
+            hide_parameters=True,
+        )
         _configure_sqlite(engine)
         return engine
     if parsed.drivername == "postgresql+asyncpg":
-        return create_async_engine(parsed, pool_pre_ping=True)
+        return create_async_engine(parsed, pool_pre_ping=True, hide_parameters=True)
     raise StorageError(
         f"unsupported database URL scheme {parsed.drivername!r}; "
         f"use one of: {', '.join(s + '://' for s in _SUPPORTED)}"

@@ -22,6 +22,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Final, Protocol
 
+from bot.files import safe_name
 from handlers.types import ChannelKind, ChatKey, Incoming, Outgoing
 
 # What a terminal in bracketed-paste mode (xterm's DECSET 2004) sends around a paste.
@@ -130,7 +131,7 @@ class ConsoleChannel:
     async def send(self, to: ChatKey, message: Outgoing) -> None:
         text = format_outgoing(message)
         if message.document is not None:
-            path = self._documents_dir / message.document.filename
+            path = self._documents_dir / safe_name(message.document.filename)
             await asyncio.to_thread(path.write_bytes, message.document.content)
             text += f"\n  [文件] {path}"
         self._output.write(f"\n{text}\n")
