@@ -5,7 +5,7 @@ from __future__ import annotations
 import gc
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy.exc import SQLAlchemyError
@@ -15,6 +15,7 @@ from bot import files, logs, messages
 from bot.config import Config, load_config
 from bot.engine import Engine
 from bot.errors import ConfigError
+from bot.invite_key import InviteKeyError, load_or_create
 from handlers.conversation import HandlerSettings
 from scheduler.calendar import WorkCalendar
 from scheduler.clock import SystemClock
@@ -51,6 +52,7 @@ async def open_app(config: Config, clock: Callable[[], datetime] | None = None) 
     files.check_data_dir(config.storage.data_dir)  # before anything is written there
     if clock is None:
         clock = SystemClock(config.schedule.zone()).now
+    invite_key = _invite_key(config)  # before the database: nothing to close if it fails
     database = create_engine(config.storage.url)
     await migrate(database)
     sessions = session_factory(database)
@@ -67,6 +69,8 @@ async def open_app(config: Config, clock: Callable[[], datetime] | None = None) 
         timezone_name=config.schedule.timezone,
         is_workday=calendar.is_workday,
         min_item_chars=config.intake.min_item_chars,
+        invite_key=invite_key,
+        stranger_reply_interval=timedelta(minutes=config.security.stranger_reply_minutes),
     )
     configured = config.numbering
     numbering = (
@@ -92,6 +96,14 @@ async def open_app(config: Config, clock: Callable[[], datetime] | None = None) 
         clock=clock,
         week=WeekSettings(calendar, rules, numbering, settings.template),
     )
+
+
+def _invite_key(config: Config) -> bytes:
+    try:
+        return load_or_create(config.storage.data_dir)
+    except InviteKeyError as error:
+        message = messages.INVITE_KEY_UNUSABLE.format(reason=error)
+        raise ConfigError(message, key="storage.data_dir") from None
 
 
 async def open_app_from(path: Path, clock: Callable[[], datetime] | None = None) -> App:

@@ -36,7 +36,7 @@ from bot.wiring import (
     web_runner,
 )
 from handlers import messages as handler_messages
-from handlers.binding import create_invite
+from handlers.binding import create_invite, format_code
 from handlers.common import period_of
 from handlers.drafts import issue_line
 from handlers.editor import status_text
@@ -225,10 +225,14 @@ async def cmd_invite(args: argparse.Namespace) -> None:
             elif role == Role.STAFF:
                 raise UsageError(messages.WINDOW_REQUIRED)
             ttl = app.settings.invite_ttl
-            code = await create_invite(session, window_id, role, app.clock(), ttl)
+            code = await create_invite(session, app.settings, window_id, role, app.clock())
+        # Only the code's hash is stored: this is the one time it is shown.
         print(
             messages.INVITE_CREATED.format(
-                code=code, place=place, role=handler_messages.ROLE_NAMES[role], days=ttl.days
+                code=format_code(code),
+                place=place,
+                role=handler_messages.ROLE_NAMES[role],
+                days=ttl.days,
             )
         )
 

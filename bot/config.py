@@ -546,6 +546,9 @@ class StorageConfig(_Section):
 
     data_dir: Path = Path("data")
     url: Annotated[str, Strict()] = f"sqlite+aiosqlite:///data/{DEFAULT_DATABASE_NAME}"
+    # Sent messages, processed updates and quiet strangers are deleted after this many days;
+    # items, their revisions and drafts are kept for ever.
+    retention_days: Annotated[int, Strict(), Field(ge=7, le=3650)] = 90
 
     @model_validator(mode="before")
     @classmethod
@@ -719,6 +722,16 @@ class ChannelsConfig(_Section):
         return self
 
 
+# --- [security] ----------------------------------------------------------------------------
+
+
+class SecurityConfig(_Section):
+    """What strangers (chats no member uses) may cost (`[security]`)."""
+
+    # A stranger is answered at most once per this many minutes; its other messages are counted.
+    stranger_reply_minutes: Annotated[int, Strict(), Field(ge=1, le=1440)] = 10
+
+
 # --- The whole file. -----------------------------------------------------------------------
 
 
@@ -732,6 +745,7 @@ class Config(_Section):
     windows: Annotated[tuple[WindowConfig, ...], Field(min_length=1)]
     storage: StorageConfig = Field(default_factory=StorageConfig)
     channels: ChannelsConfig = Field(default_factory=ChannelsConfig)
+    security: SecurityConfig = Field(default_factory=SecurityConfig)
 
     @model_validator(mode="before")
     @classmethod

@@ -100,7 +100,7 @@ async def _invite_everyone(app: App, people: list[dict[str, Any]]) -> dict[str, 
                 assert window is not None, f"demo window {person['window']} is not configured"
                 window_id = window.id
             codes[person["name"]] = await create_invite(
-                session, window_id, Role(person["role"]), app.clock(), app.settings.invite_ttl
+                session, app.settings, window_id, Role(person["role"]), app.clock()
             )
     return codes
 

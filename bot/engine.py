@@ -18,14 +18,14 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Final
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from handlers import messages
-from handlers.binding import try_bind, unbound_reply
+from handlers.binding import answer_stranger, code_of, is_locked, try_bind, unbound_reply
 from handlers.conversation import (
     END,
     MEMO_ISSUE,
@@ -43,8 +43,9 @@ from handlers.types import ChatKey, Choice, Envelope, Incoming, Outgoing
 from storage.database import SQLITE_BEGIN_OPTION, statements_inline
 from storage.errors import is_unreachable
 from storage.models import Member, Role, Window
-from storage.repositories import conversations, members, outbox, windows
+from storage.repositories import conversations, guards, members, outbox, windows
 from storage.repositories.conversations import StoredState
+from storage.repositories.guards import GuardRecord
 
 logger = logging.getLogger(__name__)
 
@@ -229,41 +230,86 @@ class Engine:
     async def _run_steps(
         self, session: AsyncSession, updates: Sequence[Incoming], careful: bool, now: datetime
     ) -> list[_Outcome]:
-        """Record the updates in the ledger, run their steps, write what they leave."""
-        fresh = await conversations.mark_processed_many(
-            session, ((u.key.channel.value, u.update_id) for u in updates), now
-        )
+        """Record the updates in the ledger, run their steps, write what they leave.
+
+        A stranger's message (from someone no member is, and not an attempt at an invite
+        code) costs no ledger row and no state: it is counted in its chat's guard and answered
+        at most once per interval, which also keeps a redelivered one from being answered
+        twice. Attempts at a code are recorded in the ledger like members' updates, unless
+        the chat is locked out (then they are only counted too).
+        """
         members_of = await members.get_members(
             session, ((u.key.channel.value, u.key.user_id) for u in updates)
         )
-        states_of = await conversations.load_states(session, [_state_key(u) for u in updates])
+        strangers = {
+            id(u) for u in updates if (u.key.channel.value, u.key.user_id) not in members_of
+        }
+        coded = {id(u) for u in updates if code_of(u) is not None}
+        guards_of = await guards.load_guards(
+            session, (_guard_key(u) for u in updates if id(u) in strangers | coded)
+        )
+        for update in updates:
+            if id(update) in strangers | coded and _guard_key(update) not in guards_of:
+                key = _guard_key(update)
+                guards_of[key] = GuardRecord.new(*key, now)
+        counted_only = {
+            id(u)
+            for u in updates
+            if id(u) in strangers
+            and (id(u) not in coded or is_locked(guards_of[_guard_key(u)], now))
+        }
+        fresh = await conversations.mark_processed_many(
+            session,
+            ((u.key.channel.value, u.update_id) for u in updates if id(u) not in counted_only),
+            now,
+        )
+        states_of = await conversations.load_states(
+            session, [_state_key(u) for u in updates if id(u) not in counted_only]
+        )
         # Most steps of window staff need their window: one query for the batch, not one each.
         windows_of = await windows.get_windows(
             session, (m.window_id for m in members_of.values() if m.window_id is not None)
         )
         lookups = _BatchLookups(windows_of)
         outcomes: list[_Outcome] = []
+        touched: dict[tuple[str, str], GuardRecord] = {}
         for update in updates:
             # Statements may run on the loop's thread (storage.database.statements_inline):
             # let other tasks in between steps, so a batch never holds the loop for long.
             await asyncio.sleep(0)
+            guard = guards_of.get(_guard_key(update))
+            if id(update) in counted_only:
+                assert guard is not None
+                touched[_guard_key(update)] = guard
+                interval = self._settings.stranger_reply_interval
+                answer = answer_stranger(guard, now, interval)
+                outcomes.append(_Outcome([Envelope(update.key, message) for message in answer]))
+                continue
             ledger_key = (update.key.channel.value, update.update_id)
             if ledger_key not in fresh:
                 logger.info("duplicate update dropped", extra={"update_id": update.update_id})
                 outcomes.append(_Outcome())
                 continue
             fresh.discard(ledger_key)  # the same update twice in one batch: once only
+            before = replace(guard) if guard is not None else None
             member = members_of.get((update.key.channel.value, update.key.user_id))
             row = states_of.get(_state_key(update))
             memo = lookups.memo_for(member)
             if careful:
-                outcomes.append(await self._careful_step(session, update, member, row, now, memo))
+                outcomes.append(
+                    await self._careful_step(session, update, member, row, now, memo, guard)
+                )
             else:
                 try:
-                    outcomes.append(await self._step(session, update, member, row, now, memo))
+                    outcomes.append(
+                        await self._step(session, update, member, row, now, memo, guard)
+                    )
                 except Exception as error:
                     raise _StepFailed from error
             lookups.keep(member, memo)
+            if guard is not None and guard != before:  # a code was tried: keep its count
+                touched[_guard_key(update)] = guard
+        await guards.save_guards(session, touched.values())
         await self._write(session, updates, outcomes, now)
         return outcomes
 
@@ -275,11 +321,12 @@ class Engine:
         row: StoredState | None,
         now: datetime,
         memo: dict[str, Any],
+        guard: GuardRecord | None,
     ) -> _Outcome:
         """Run one step in a savepoint; a failed step is rolled back and answered."""
         try:
             async with session.begin_nested():
-                return await self._step(session, update, member, row, now, memo)
+                return await self._step(session, update, member, row, now, memo, guard)
         except InputRejected as rejection:
             # Offer the buttons again so the person can simply pick one.
             offered = row.data.get(CHOICES_KEY, []) if row is not None else []
@@ -312,6 +359,7 @@ class Engine:
         row: StoredState | None,
         now: datetime,
         memo: dict[str, Any],
+        guard: GuardRecord | None,
     ) -> _Outcome:
         """Run the step `update` answers; return the state and messages to write."""
         key = update.key
@@ -320,7 +368,7 @@ class Engine:
         text = (update.text or "").strip()
 
         if member is None:
-            reply = await try_bind(ctx, update) or unbound_reply()
+            reply = await try_bind(ctx, update, guard) or unbound_reply()
         elif update.choice is None and text in messages.CANCEL_WORDS:
             reply = Reply([Outgoing(messages.CANCELLED)], MENU_STATE)
         elif (
@@ -330,7 +378,7 @@ class Engine:
         ):
             reply = Reply([Outgoing(self._states[current][1].help)], current)
         elif current is None or current == MENU_STATE:
-            bound = await try_bind(ctx, update)
+            bound = await try_bind(ctx, update, guard)
             reply = bound or await self._states[MENU_STATE][1].handle(ctx, update)
         else:
             state = self._states[current][1]
@@ -439,6 +487,10 @@ class _BatchLookups:
             self._shared.clear()
         elif MEMO_ISSUE in memo:
             self._shared[MEMO_ISSUE] = memo[MEMO_ISSUE]
+
+
+def _guard_key(update: Incoming) -> tuple[str, str]:
+    return (update.key.channel.value, update.key.chat_id)
 
 
 def _state_key(update: Incoming) -> tuple[str, str, str]:

@@ -21,7 +21,8 @@ CHAT_WELCOME: Final = "已以“{name}”的身份连接 zhoubao。直接输入�
 CHAT_BYE: Final = "再见。"
 INVITE_CREATED: Final = (
     "邀请码：{code}\n用途：{place}的{role}，{days} 天内有效，只能使用一次。\n"
-    "请让对方把邀请码直接发给机器人。"
+    "请让对方把邀请码直接发给机器人（短横线、空格和大小写都可以不管）。\n"
+    "邀请码只显示这一次，系统里不保存原文；丢失了请重新生成。"
 )
 UNKNOWN_WINDOW: Final = "找不到窗口“{name}”。可用的窗口：{names}"
 WINDOW_REQUIRED: Final = "报送人员（staff）的邀请码必须用 --window 指定窗口。"
@@ -69,6 +70,10 @@ NUMBER_TAKEN: Final = "期号 {numbers} 已被其他一期使用，请换一个�
 ISSUE_RENUMBERED: Final = "当前一期已改为 {issue_line}，以后各期据此顺延。"
 DATABASE_UNUSABLE: Final = (
     "配置文件 {path} 有误：storage.url / storage.data_dir：无法打开数据库（{reason}）"
+)
+INVITE_KEY_UNUSABLE: Final = (
+    "邀请码密钥文件无法使用（{reason}）。请从第一台服务器复制 invite.key 到 storage.data_dir，"
+    "或删除它让 zhoubao 重新生成（此前生成、尚未使用的邀请码会全部失效）。"
 )
 NO_ISSUE: Final = "还没有开启过任何一期周报。请先运行 zhoubao issue open。"
 DRAFT_WRITTEN: Final = "草稿已生成：\n  Word：{docx}\n  Markdown：{markdown}"

@@ -7,6 +7,7 @@ A state name is stored data: "intake.text" belongs to the conversation "intake".
 
 from __future__ import annotations
 
+import secrets
 import unicodedata
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
@@ -40,6 +41,11 @@ class HandlerSettings:
     template: BulletinTemplate
     timezone_name: str = "Asia/Shanghai"
     invite_ttl: timedelta = timedelta(days=14)
+    # The key invite codes are hashed with (`bot` loads it from the data folder); a key of
+    # its own per process by default, so that no two test apps share one by accident.
+    invite_key: bytes = field(default_factory=lambda: secrets.token_bytes(32), repr=False)
+    # A chat no member uses gets at most one answer per interval; the rest is only counted.
+    stranger_reply_interval: timedelta = timedelta(minutes=10)
     max_item_chars: int = 8000
     is_workday: Callable[[date], bool] = monday_to_friday  # deadlines fall on working days
     min_item_chars: int = 6  # letters and digits; bot.config IntakeConfig

@@ -27,6 +27,28 @@ WELCOME_UNBOUND: Final = (
     "如果还没有邀请码，请联系大厅管理员索取。"
 )
 INVITE_INVALID: Final = "邀请码无效、已使用或已过期，请向管理员索取新的邀请码。"
+INVITE_LOCKED: Final = (
+    "邀请码输错次数过多，本聊天暂停使用邀请码一小时。请核对管理员提供的邀请码，一小时后再发送。"
+)
+CHANNEL_NAMES: Final = {
+    "console": "命令行",
+    "telegram": "Telegram",
+    "wechat": "微信",
+    "wecom": "企业微信",
+    "web": "网页",
+}
+
+
+def invite_guessing(channel: str, who: str, chat_id: str, wrong: int) -> str:
+    """The editors' notice about a chat locked out for wrong invite codes."""
+    name = f"“{who}”" if who else "一位未绑定的用户"
+    return (
+        f"安全提醒：{CHANNEL_NAMES.get(channel, channel)}上的{name}（聊天 {chat_id}）"
+        f"连续发送了 {wrong} 个错误的邀请码，已暂停该聊天使用邀请码一小时。"
+        "如对方是本单位人员，请核对后重新发给他邀请码；如不是，可不予理会。"
+    )
+
+
 ROLE_NAMES: Final = {
     "staff": "报送人员",
     "editor": "编辑",

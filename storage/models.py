@@ -115,11 +115,15 @@ class Member(Base):
 
 
 class Invite(Base):
-    """A one-time code that binds whoever sends it to a window and role."""
+    """A one-time code that binds whoever sends it to a window and role.
+
+    Only a keyed hash of the code is stored (HMAC-SHA256 under the key in the data folder,
+    `handlers.binding.hash_code`): the database alone does not give a usable code away.
+    """
 
     __tablename__ = "invites"
 
-    code: Mapped[str] = mapped_column(String(32), primary_key=True)
+    code_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
     window_id: Mapped[int | None] = mapped_column(ForeignKey("windows.id"))
     role: Mapped[str] = mapped_column(String(20))
     created_at: Mapped[datetime]
@@ -236,13 +240,39 @@ class ConversationState(Base):
 
 
 class ProcessedUpdate(Base):
-    """Ledger of handled updates: a redelivered update is dropped."""
+    """Ledger of handled updates: a redelivered update is dropped.
+
+    Pruned after the retention period (`storage.repositories.retention`), except the
+    scheduler's job claims (channel "scheduler"), which are few and kept.
+    """
 
     __tablename__ = "processed_updates"
+    __table_args__ = (Index("ix_processed_updates_processed_at", "processed_at"),)  # pruning
 
     channel: Mapped[str] = mapped_column(String(20), primary_key=True)
     update_id: Mapped[str] = mapped_column(String(200), primary_key=True)
     processed_at: Mapped[datetime]
+
+
+class ChatGuard(Base):
+    """What is kept of a chat that no member uses, or that guesses invite codes.
+
+    Counters, never a row per message: a stranger's messages are counted here, answered at
+    most once per interval, and its wrong invite codes lock it out for a while.
+    """
+
+    __tablename__ = "chat_guards"
+    __table_args__ = (Index("ix_chat_guards_last_seen_at", "last_seen_at"),)  # pruning
+
+    channel: Mapped[str] = mapped_column(String(20), primary_key=True)
+    chat_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    messages: Mapped[int] = mapped_column(BigInteger, default=0)
+    first_seen_at: Mapped[datetime]
+    last_seen_at: Mapped[datetime]
+    answered_at: Mapped[datetime | None]  # the last answer sent to this chat
+    wrong_codes: Mapped[int] = mapped_column(Integer, default=0)  # since wrong_since
+    wrong_since: Mapped[datetime | None]
+    locked_until: Mapped[datetime | None]  # invite codes refused until then
 
 
 class OutboxMessage(Base):

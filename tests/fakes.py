@@ -122,7 +122,7 @@ async def invite_code(app: App, role: Role, window: str | None = None) -> str:
             found = await windows.find_window(session, window)
             assert found is not None
             window_id = found.id
-        return await create_invite(session, window_id, role, app.clock(), app.settings.invite_ttl)
+        return await create_invite(session, app.settings, window_id, role, app.clock())
 
 
 async def bound_person(

@@ -38,23 +38,23 @@ async def get_members(
 
 async def create_invite(
     session: AsyncSession,
-    code: str,
+    code_hash: str,
     window_id: int | None,
     role: str,
     now: datetime,
     expires_at: datetime,
 ) -> Invite:
     invite = Invite(
-        code=code, window_id=window_id, role=role, created_at=now, expires_at=expires_at
+        code_hash=code_hash, window_id=window_id, role=role, created_at=now, expires_at=expires_at
     )
     session.add(invite)
     await session.flush()
     return invite
 
 
-async def usable_invite(session: AsyncSession, code: str, now: datetime) -> Invite | None:
-    """Return the invite with `code` if it is unused and not expired."""
-    invite = await session.get(Invite, code)
+async def usable_invite(session: AsyncSession, code_hash: str, now: datetime) -> Invite | None:
+    """Return the invite whose code hashes to `code_hash` if it is unused and not expired."""
+    invite = await session.get(Invite, code_hash)
     if invite is None or invite.used_at is not None or invite.expires_at <= now:
         return None
     return invite

@@ -286,14 +286,17 @@ async def test_figure_rejected_when_too_large_to_store(app: App, channel: Record
 
 
 async def test_only_welcome_sent_when_stranger_uses_menu_words(
-    app: App, channel: RecordingChannel
+    app: App, channel: RecordingChannel, clock: FrozenClock
 ) -> None:
     await open_week(app)
     stranger = Person(app, "路人甲", channel)
     words = ["1", "提交动态", "本周无动态", "帮助", "取消", "状态", "统计", "617058"]
 
     for word in words:
+        # Each time after the reply interval: a stranger is answered at most once per interval.
+        clock.advance(app.settings.stranger_reply_interval)
         assert texts(await stranger.send(word)) == [messages.WELCOME_UNBOUND], word
+    clock.advance(app.settings.stranger_reply_interval)
     assert texts(await stranger.send(choice="submit")) == [messages.WELCOME_UNBOUND]
     assert await all_members(app) == []
     assert await all_items(app) == []

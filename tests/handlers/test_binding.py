@@ -64,7 +64,7 @@ async def test_code_accepted_when_typed_lowercase_with_spaces(
 async def test_code_refused_when_unknown(app: App, channel: RecordingChannel) -> None:
     person = Person(app, "路人甲", channel)
 
-    assert texts(await person.send("ABCDEFGH")) == [messages.INVITE_INVALID]
+    assert texts(await person.send("ABCD-EFGH-JKMN")) == [messages.INVITE_INVALID]
     assert await all_members(app) == []
 
 
