@@ -546,9 +546,6 @@ class StorageConfig(_Section):
 
     data_dir: Path = Path("data")
     url: Annotated[str, Strict()] = f"sqlite+aiosqlite:///data/{DEFAULT_DATABASE_NAME}"
-    # Sent messages, processed updates and quiet strangers are deleted after this many days;
-    # items, their revisions and drafts are kept for ever.
-    retention_days: Annotated[int, Strict(), Field(ge=7, le=3650)] = 90
 
     @model_validator(mode="before")
     @classmethod
@@ -726,10 +723,13 @@ class ChannelsConfig(_Section):
 
 
 class SecurityConfig(_Section):
-    """What strangers (chats no member uses) may cost (`[security]`)."""
+    """What strangers (chats no member uses) may cost, and how long traces are kept."""
 
     # A stranger is answered at most once per this many minutes; its other messages are counted.
     stranger_reply_minutes: Annotated[int, Strict(), Field(ge=1, le=1440)] = 10
+    # Sent messages, processed updates and quiet strangers are deleted after this many days;
+    # items, their revisions and drafts are kept for ever.
+    retention_days: Annotated[int, Strict(), Field(ge=7, le=3650)] = 90
 
 
 # --- The whole file. -----------------------------------------------------------------------

@@ -14,7 +14,7 @@ import os
 import socket
 import uuid
 from collections.abc import Mapping
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
@@ -27,6 +27,7 @@ from bot.outbox import Dispatcher
 from bot.ratelimit import Limits
 from handlers.types import ChannelKind, Incoming
 from scheduler.jobs import run_due_jobs
+from scheduler.maintenance import prune_old_rows
 from scheduler.triggers import WeekEventTrigger
 from storage.repositories import cursors, leases
 
@@ -39,6 +40,8 @@ TICK_EVERY = 30.0  # seconds; the week trigger fires at the planned moments them
 STOP_GRACE = 10.0  # seconds the channels get to close cleanly on shutdown
 STATE_EVERY = 10.0  # seconds between records of the channels' connection state
 SEND_POLL = 1.0  # seconds between looks at the outbox when nothing woke the dispatcher
+PRUNE_EVERY = 3600.0  # seconds between runs of the retention job
+PRUNE_FIRST = 60.0  # seconds after start of its first run (start itself stays quick)
 
 
 class Service:
@@ -98,6 +101,16 @@ class Service:
             self._wake.set()
         return done
 
+    async def prune(self) -> dict[str, int]:
+        """Delete rows older than the retention period, if this process leads.
+
+        Independent of `tick`: it has its own schedule, and a failure stays its own.
+        """
+        if not self.is_leader:
+            return {}
+        keep_for = timedelta(days=self.app.config.security.retention_days)
+        return await prune_old_rows(self.app.sessions, keep_for, self.app.clock())
+
     async def send_due(self) -> int:
         """Send what the outbox holds for this process's channels, if it leads."""
         if not self.is_leader:
@@ -123,6 +136,13 @@ class Service:
         scheduler.add_job(self._safe_tick, IntervalTrigger(seconds=TICK_EVERY), **guarded)
         trigger = WeekEventTrigger(self.app.week.calendar, self.app.week.rules)
         scheduler.add_job(self._safe_tick, trigger, **guarded)
+        first_prune = datetime.now(self.app.week.rules.zone) + timedelta(seconds=PRUNE_FIRST)
+        scheduler.add_job(
+            self._safe_prune,
+            IntervalTrigger(seconds=PRUNE_EVERY),
+            next_run_time=first_prune,
+            **guarded,
+        )
         tasks = [
             asyncio.create_task(self._keep_lease(stop)),
             asyncio.create_task(self._send_loop(stop)),
@@ -204,6 +224,12 @@ class Service:
         except Exception as error:  # the edge of a scheduled job: log it, the next tick retries
             if not database_outage.failed(error, "running the weekly jobs"):
                 logger.exception("scheduled tick failed")
+
+    async def _safe_prune(self) -> None:
+        try:
+            await self.prune()
+        except Exception:  # its own job: the week goes on, the next run tries again
+            logger.exception("scheduled prune failed")
 
     async def _keep_lease(self, stop: asyncio.Event) -> None:
         while not stop.is_set():

@@ -399,13 +399,13 @@ def test_invite_exits_2_when_staff_has_no_window(
     assert run == Run(2, "", messages.WINDOW_REQUIRED + "\n")
 
 
-def test_invite_prints_code_that_binds_staff_when_window_is_known(
+def test_invite_prints_grouped_code_that_binds_staff_when_window_is_known(
     config_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     run = zhoubao(capsys, config_path, "invite", "--window", "商务厅", "--role", "staff")
 
     code_line = re.escape(messages.INVITE_CREATED.split("{code}")[0])
-    found = re.match(rf"{code_line}([A-Z2-9]{{8}})\n", run.out)
+    found = re.match(rf"{code_line}([A-Z2-9]{{4}}-[A-Z2-9]{{4}}-[A-Z2-9]{{4}})\n", run.out)
     assert found is not None, run.out
     code = found[1]
     assert run == Run(
@@ -420,7 +420,8 @@ def test_invite_prints_code_that_binds_staff_when_window_is_known(
     async def bind() -> list[str]:
         app = await open_app_from(config_path)
         try:
-            replies = await Person(app, "商务厅小王", RecordingChannel()).send(code.lower())
+            typed = code.replace("-", " ").lower()  # read aloud, typed in lower case
+            replies = await Person(app, "商务厅小王", RecordingChannel()).send(typed)
             return [reply.text for reply in replies]
         finally:
             await app.close()
@@ -433,7 +434,7 @@ def test_invite_prints_hall_code_when_role_is_editor(
 ) -> None:
     run = zhoubao(capsys, config_path, "invite", "--role", "editor")
 
-    found = re.search(r"[A-Z2-9]{8}", run.out)
+    found = re.search(r"[A-Z2-9]{4}-[A-Z2-9]{4}-[A-Z2-9]{4}", run.out)
     assert found is not None
     assert run == Run(
         0,

@@ -58,7 +58,7 @@ def zhoubao(capsys: pytest.CaptureFixture[str], config: Path, *args: str) -> Run
 def invite(capsys: pytest.CaptureFixture[str], config: Path, *args: str) -> str:
     run = zhoubao(capsys, config, "invite", *args)
     assert run.code == 0, run.err
-    found = re.search(r"[A-Z2-9]{8}", run.out)
+    found = re.search(r"[A-Z2-9]{4}-[A-Z2-9]{4}-[A-Z2-9]{4}", run.out)
     assert found is not None, run.out
     return found[0]
 

@@ -426,7 +426,7 @@ async def test_run_telegram_commits_a_poll_of_several_chats_together(
 
 
 class Counted:
-    """Counts the commits of transactions that wrote to the update ledger."""
+    """Counts the commits of transactions that wrote to the update ledger or chat guards."""
 
     def __init__(self, app: App) -> None:
         self.engine_commits = 0
@@ -436,7 +436,7 @@ class Counted:
         event.listen(self._engine, "commit", self._committed)
 
     def _seen(self, conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-        if statement.startswith("INSERT INTO processed_updates"):
+        if statement.startswith(("INSERT INTO processed_updates", "INSERT INTO chat_guards")):
             self._ledger_written = True
 
     def _committed(self, conn: Any) -> None:

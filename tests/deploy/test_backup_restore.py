@@ -36,6 +36,7 @@ from storage.models import (
     Base,
     ChannelCursor,
     ChannelState,
+    ChatGuard,
     ConversationState,
     InspectionResult,
     Invite,
@@ -92,9 +93,9 @@ async def _create_and_fill(url: str) -> None:
             await session.flush()
             session.add_all(
                 [
-                    Invite(code="ABCD-2345", window_id=1, role="staff", created_at=T0,
+                    Invite(code_hash="ab" * 32, window_id=1, role="staff", created_at=T0,
                            expires_at=T0 + timedelta(days=7), used_at=T0, used_by=1),
-                    Invite(code="WXYZ-6789", window_id=None, role="admin", created_at=T0,
+                    Invite(code_hash="cd" * 32, window_id=None, role="admin", created_at=T0,
                            expires_at=T0 + timedelta(days=7), used_at=None, used_by=None),
                 ]
             )  # fmt: skip
@@ -139,6 +140,9 @@ async def _create_and_fill(url: str) -> None:
                                             "n": 3, "none": None},
                                       updated_at=T0),
                     ProcessedUpdate(channel="telegram", update_id="987654321", processed_at=T0),
+                    ChatGuard(channel="telegram", chat_id="666", messages=600,
+                              first_seen_at=T0, last_seen_at=T0, answered_at=T0,
+                              wrong_codes=2, wrong_since=T0, locked_until=None),
                     OutboxMessage(channel="telegram", chat_id="1001", user_id="1001",
                                   payload={"text": "请提交本周动态", "choices": []},
                                   document_name=None, document=None, status="sent",
