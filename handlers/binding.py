@@ -39,9 +39,10 @@ LOCKOUT: Final = timedelta(hours=1)
 # What may separate the groups of a typed code: spaces, dashes of any width, dots, underscores.
 _SEPARATORS: Final = re.compile(r"[\s\-‐‑‒–—―－_.·•]+")
 # Anything a person may have meant as a code: 8–16 Latin letters and digits (an old 8-symbol
-# code, a new one with a symbol missing or added, look-alikes included), with a digit or of
-# exactly the code's length (so that an English word is not taken for one).
+# code, a new one with a symbol missing or added, look-alikes included) that has a digit, or
+# the code's length, or groups joined by dashes (so that an English word is not taken for one).
 _CODE_LIKE: Final = re.compile(r"^[A-Z0-9]{8,16}$")
+_DASHED_GROUPS: Final = re.compile(r"^[A-Z0-9]{2,6}(?:\s*[-‐‑‒–—―－]\s*[A-Z0-9]{2,6})+$")
 _VALID: Final = re.compile(rf"^[{ALPHABET}]{{{CODE_LENGTH}}}$")
 
 
@@ -51,11 +52,16 @@ def normalise_code(text: str) -> str | None:
     A code-like text is not necessarily a valid code (`is_valid_code`): it is answered as a
     code, right or wrong, and a wrong one counts against the chat.
     """
-    candidate = unicodedata.normalize("NFKC", text).upper()
-    candidate = _SEPARATORS.sub("", candidate).removeprefix("/START")
+    typed = unicodedata.normalize("NFKC", text).upper().strip()
+    typed = typed.removeprefix("/START").strip()
+    candidate = _SEPARATORS.sub("", typed)
     if not _CODE_LIKE.match(candidate):
         return None
-    if len(candidate) != CODE_LENGTH and not any(char.isdigit() for char in candidate):
+    if (
+        len(candidate) != CODE_LENGTH
+        and not any(char.isdigit() for char in candidate)
+        and not _DASHED_GROUPS.match(typed)
+    ):
         return None
     return candidate
 
