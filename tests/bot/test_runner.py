@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from bot import runner
 from bot.app import App
 from bot.errors import ChannelError
 from bot.runner import LEASE_TTL, Service
@@ -16,7 +17,7 @@ from handlers.types import ChannelKind, ChatKey, Outgoing
 from report.dates import format_period
 from scheduler import jobs
 from scheduler.clock import SHANGHAI, FrozenClock
-from storage.models import Role
+from storage.models import ProcessedUpdate, Role
 from storage.repositories import cursors
 from tests.fakes import RecordingChannel, bound_person, start_app, texts
 
@@ -269,3 +270,38 @@ async def test_channel_state_recorded_for_status_while_running_and_stopped_after
     stop.set()
     await asyncio.wait_for(running, 5)
     assert await recorded() == [("console", "stopped", None)]
+
+
+async def test_prune_runs_only_in_the_leading_process(app: App, clock: FrozenClock) -> None:
+    old = clock.now() - timedelta(days=app.config.security.retention_days + 1)
+    async with app.sessions() as session, session.begin():
+        session.add(ProcessedUpdate(channel="telegram", update_id="1", processed_at=old))
+    leader = Service(app, {}, holder="leader")
+    standby = Service(app, {}, holder="standby")
+    assert await leader.renew_lease()
+    assert not await standby.renew_lease()
+
+    assert await standby.prune() == {}
+    assert (await leader.prune())["processed_updates"] == 1
+
+
+async def test_week_goes_on_when_the_prune_fails(
+    app: App,
+    channel: RecordingChannel,
+    clock: FrozenClock,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    async def broken(*args: object, **kwargs: object) -> dict[str, int]:
+        raise RuntimeError("database went away")
+
+    monkeypatch.setattr(runner, "prune_old_rows", broken)
+    clock.set(at(MONDAY, 9, 30))
+    service = Service(app, {ChannelKind.CONSOLE: channel}, holder="solo")
+    assert await service.renew_lease()
+
+    await service._safe_prune()  # what the scheduler calls every hour
+    done = await service.tick()
+
+    assert "scheduled prune failed" in caplog.text
+    assert any(job.startswith("open") for job in done)
