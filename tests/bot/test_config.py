@@ -773,3 +773,41 @@ def test_load_config_rejects_min_item_chars_when_below_one(tmp_path: Path) -> No
     text = replaced(default_config_text(), "min_item_chars = 6", "min_item_chars = 0")
 
     assert "intake.min_item_chars" in load_error(write(tmp_path, text))
+
+
+# --- [security] ----------------------------------------------------------------------------
+
+
+def test_security_defaults_to_10_minutes_and_90_days_when_section_absent(tmp_path: Path) -> None:
+    text = default_config_text()
+    text = text[: text.index("[security]")]
+
+    security = load_config(write(tmp_path, text)).security
+
+    assert (security.stranger_reply_minutes, security.retention_days) == (10, 90)
+
+
+def test_default_file_sets_security_to_its_defaults(tmp_path: Path) -> None:
+    security = load_config(write(tmp_path, default_config_text())).security
+
+    assert (security.stranger_reply_minutes, security.retention_days) == (10, 90)
+
+
+@pytest.mark.parametrize(
+    ("line", "problem"),
+    [
+        ("stranger_reply_minutes = 0", "security.stranger_reply_minutes：应不小于 1"),
+        ("retention_days = 3", "security.retention_days：应不小于 7"),
+        ('retention_days = "90"', "security.retention_days：应为整数"),
+    ],
+)
+def test_load_config_rejects_security_value_when_out_of_bounds(
+    tmp_path: Path, line: str, problem: str
+) -> None:
+    key = line.split(" = ")[0]
+    text = default_config_text()
+    start = text.index(f"{key} = ", text.index("[security]"))
+    end = text.index("\n", start)
+    text = text[:start] + line + text[end:]
+
+    assert load_error(write(tmp_path, text)).endswith(problem)

@@ -15,7 +15,7 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, event, insert, inspect, text
+from sqlalchemy import Connection, event, insert, inspect, select, text
 from sqlalchemy.engine.interfaces import ReflectedColumn
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -27,7 +27,7 @@ from storage.database import (
     migrate,
 )
 from storage.errors import StorageError
-from storage.models import Base, OutboxMessage, OutboxStatus
+from storage.models import Base, Invite, OutboxMessage, OutboxStatus
 
 REPOSITORY_ROOT = Path(__file__).resolve().parents[2]
 
@@ -229,3 +229,38 @@ async def test_migrate_succeeds_when_two_processes_start_at_once(db_url: str) ->
         assert await _current_revisions(engine) == [HEAD]
     finally:
         await engine.dispose()
+
+
+async def test_plaintext_invite_codes_retired_when_0006_is_applied(engine: AsyncEngine) -> None:
+    created = datetime(2022, 9, 14, 2, tzinfo=UTC)
+    expires = datetime(2099, 1, 1, tzinfo=UTC)  # still valid when the upgrade runs
+    try:
+        await _downgrade(engine, "0005")
+        async with engine.begin() as connection:
+            await connection.execute(
+                text(
+                    "INSERT INTO invites (code, role, created_at, expires_at, used_at) "
+                    "VALUES (:code, 'staff', :created, :expires, :used)"
+                ),
+                [
+                    {"code": "ABCD2345", "created": created, "expires": expires, "used": None},
+                    {"code": "WXYZ6789", "created": created, "expires": expires, "used": created},
+                ],
+            )
+        await migrate(engine)
+    finally:
+        await migrate(engine)  # the database goes back to the pool of test databases at head
+
+    async with engine.connect() as connection:
+        rows = (
+            await connection.execute(
+                select(Invite.code_hash, Invite.expires_at, Invite.used_at).order_by(
+                    Invite.used_at.is_not(None)
+                )
+            )
+        ).all()
+    (unused_hash, unused_expires, _), (used_hash, used_expires, used_at) = rows
+    assert unused_hash.startswith("retired:") and used_hash.startswith("retired:")
+    assert not {"ABCD2345", "WXYZ6789"} & {unused_hash[8:], used_hash[8:]}
+    assert unused_expires <= datetime.now(UTC)  # an unused code no longer binds anyone
+    assert (used_expires, used_at) == (expires, created)  # who used which invite stays
