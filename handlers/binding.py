@@ -39,8 +39,9 @@ LOCKOUT: Final = timedelta(hours=1)
 # What may separate the groups of a typed code: spaces, dashes of any width, dots, underscores.
 _SEPARATORS: Final = re.compile(r"[\s\-‐‑‒–—―－_.·•]+")
 # Anything a person may have meant as a code: 8–16 Latin letters and digits (an old 8-symbol
-# code, a new one with a symbol missing or added, look-alikes included) that has a digit, or
-# the code's length, or groups joined by dashes (so that an English word is not taken for one).
+# code, a new one with a symbol missing or added, look-alikes included) with a letter (not a
+# phone number or a figure) and a digit, or the code's length, or groups joined by dashes (so
+# that an English word is not taken for one).
 _CODE_LIKE: Final = re.compile(r"^[A-Z0-9]{8,16}$")
 _DASHED_GROUPS: Final = re.compile(r"^[A-Z0-9]{2,6}(?:\s*[-‐‑‒–—―－]\s*[A-Z0-9]{2,6})+$")
 _VALID: Final = re.compile(rf"^[{ALPHABET}]{{{CODE_LENGTH}}}$")
@@ -55,7 +56,7 @@ def normalise_code(text: str) -> str | None:
     typed = unicodedata.normalize("NFKC", text).upper().strip()
     typed = typed.removeprefix("/START").strip()
     candidate = _SEPARATORS.sub("", typed)
-    if not _CODE_LIKE.match(candidate):
+    if not _CODE_LIKE.match(candidate) or candidate.isdigit():
         return None
     if (
         len(candidate) != CODE_LENGTH

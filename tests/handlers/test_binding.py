@@ -190,7 +190,9 @@ async def test_code_like_attempt_answered_as_wrong_code_when_no_invite_matches(
     assert await all_members(app) == []
 
 
-@pytest.mark.parametrize("text", ["你好", "hello", "hello world", "/start", "2022", "请问怎么绑定"])
+@pytest.mark.parametrize(
+    "text", ["你好", "hello", "hello world", "/start", "2022", "13800138000", "请问怎么绑定"]
+)
 async def test_greeting_answered_with_welcome_when_it_is_not_code_like(
     app: App, channel: RecordingChannel, text: str
 ) -> None:
@@ -313,3 +315,13 @@ async def _guard(app: App, person: Person) -> GuardRecord:
         guard = await guards.get_guard(session, person.key.channel.value, person.key.chat_id)
     assert guard is not None
     return guard
+
+
+async def test_long_number_at_the_menu_not_taken_for_a_code(
+    app: App, channel: RecordingChannel
+) -> None:
+    editor = await bound_person(app, channel, "编辑老陈", Role.EDITOR)
+    await editor.inbox()
+
+    # A figure typed at the menu: the menu again, not 邀请码无效.
+    assert texts(await editor.send("19691982")) == [messages.MENU_PROMPT]
