@@ -36,7 +36,7 @@ from bot.wiring import (
     web_runner,
 )
 from handlers import messages as handler_messages
-from handlers.binding import create_invite, format_code
+from handlers.binding import codes_of_other_keys, create_invite, format_code
 from handlers.common import period_of
 from handlers.drafts import issue_line
 from handlers.editor import status_text
@@ -226,6 +226,7 @@ async def cmd_invite(args: argparse.Namespace) -> None:
                 raise UsageError(messages.WINDOW_REQUIRED)
             ttl = app.settings.invite_ttl
             code = await create_invite(session, app.settings, window_id, role, app.clock())
+            foreign = await codes_of_other_keys(session, app.settings, app.clock())
         # Only the code's hash is stored: this is the one time it is shown.
         print(
             messages.INVITE_CREATED.format(
@@ -235,6 +236,8 @@ async def cmd_invite(args: argparse.Namespace) -> None:
                 days=ttl.days,
             )
         )
+        if foreign:
+            print(messages.INVITE_OTHER_KEY.format(count=foreign), file=sys.stderr)
 
 
 async def cmd_issue_open(args: argparse.Namespace) -> None:

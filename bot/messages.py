@@ -24,6 +24,11 @@ INVITE_CREATED: Final = (
     "请让对方把邀请码直接发给机器人（短横线、空格和大小写都可以不管）。\n"
     "邀请码只显示这一次，系统里不保存原文；丢失了请重新生成。"
 )
+INVITE_OTHER_KEY: Final = (
+    "注意：数据库里有 {count} 个尚未使用的邀请码是用另一份 invite.key 生成的，本机无法识别。"
+    "几台服务器必须使用同一个 invite.key：请把生成这些邀请码的服务器上的 invite.key "
+    "复制到本机的 storage.data_dir 后重启（见 docs/security.md）。"
+)
 UNKNOWN_WINDOW: Final = "找不到窗口“{name}”。可用的窗口：{names}"
 WINDOW_REQUIRED: Final = "报送人员（staff）的邀请码必须用 --window 指定窗口。"
 NOT_POSITIVE_INT: Final = "“{value}”不是正整数"

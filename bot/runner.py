@@ -25,6 +25,7 @@ from bot.channels.pump import pump_updates
 from bot.outage import database_outage
 from bot.outbox import Dispatcher
 from bot.ratelimit import Limits
+from handlers.binding import codes_of_other_keys
 from handlers.types import ChannelKind, Incoming
 from scheduler.jobs import run_due_jobs
 from scheduler.maintenance import prune_old_rows
@@ -150,6 +151,7 @@ class Service:
         ]
         scheduler.start()
         try:
+            await self._check_invite_key()
             await self._safe_tick()  # catch up at once on what happened while we were down
             await stop.wait()
         finally:
@@ -224,6 +226,21 @@ class Service:
         except Exception as error:  # the edge of a scheduled job: log it, the next tick retries
             if not database_outage.failed(error, "running the weekly jobs"):
                 logger.exception("scheduled tick failed")
+
+    async def _check_invite_key(self) -> None:
+        """Warn when unused invites were made with another invite.key (a server without a copy)."""
+        try:
+            async with self.app.sessions() as session:
+                foreign = await codes_of_other_keys(session, self.app.settings, self.app.clock())
+        except Exception:
+            logger.exception("invite key check failed")
+            return
+        if foreign:
+            logger.warning(
+                "unused invites made with another invite.key cannot be recognised here: "
+                "copy invite.key from the server that made them",
+                extra={"invites": foreign},
+            )
 
     async def _safe_prune(self) -> None:
         try:

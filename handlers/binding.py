@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import re
 import secrets
 import unicodedata
@@ -28,6 +29,8 @@ from handlers.types import Incoming, Outgoing
 from storage.models import Role
 from storage.repositories import members, windows
 from storage.repositories.guards import GuardRecord
+
+logger = logging.getLogger(__name__)
 
 # No 0/O, 1/I/L: codes are read aloud and typed on phones.
 ALPHABET: Final = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
@@ -82,6 +85,18 @@ def hash_code(key: bytes, code: str) -> str:
     return hmac.new(key, code.encode("ascii"), hashlib.sha256).hexdigest()
 
 
+def key_id(key: bytes) -> str:
+    """A name for the key, stored with each invite; it gives nothing of the key away."""
+    return hmac.new(key, b"zhoubao invite key id", hashlib.sha256).hexdigest()[:16]
+
+
+async def codes_of_other_keys(
+    session: AsyncSession, settings: HandlerSettings, now: datetime
+) -> int:
+    """Unused invites this process cannot recognise: hashed with another invite.key."""
+    return await members.usable_invites_of_other_keys(session, key_id(settings.invite_key), now)
+
+
 async def create_invite(
     session: AsyncSession,
     settings: HandlerSettings,
@@ -92,7 +107,15 @@ async def create_invite(
     """Store a new invite and return its code, which is not stored and cannot be shown again."""
     code = "".join(secrets.choice(ALPHABET) for _ in range(CODE_LENGTH))
     code_hash = hash_code(settings.invite_key, code)
-    await members.create_invite(session, code_hash, window_id, role, now, now + settings.invite_ttl)
+    await members.create_invite(
+        session,
+        code_hash,
+        window_id,
+        role,
+        now,
+        now + settings.invite_ttl,
+        key_id(settings.invite_key),
+    )
     return code
 
 
@@ -154,6 +177,11 @@ async def try_bind(ctx: StepContext, update: Incoming, guard: GuardRecord | None
         code_hash = hash_code(ctx.settings.invite_key, code)
         invite = await members.usable_invite(ctx.session, code_hash, ctx.now)
     if invite is None:
+        if is_valid_code(code) and await codes_of_other_keys(ctx.session, ctx.settings, ctx.now):
+            logger.warning(
+                "invite code not recognised while unused invites of another invite key exist: "
+                "every server needs the same invite.key"
+            )
         if not _wrong_code(guard, ctx.now):
             return Reply([Outgoing(messages.INVITE_INVALID)])
         await _tell_editors(ctx, update)

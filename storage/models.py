@@ -124,6 +124,9 @@ class Invite(Base):
     __tablename__ = "invites"
 
     code_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    # Which key hashed it (`handlers.binding.key_id`): a process with another key (a second
+    # server without a copy of invite.key) can tell that it cannot recognise these codes.
+    key_id: Mapped[str | None] = mapped_column(String(16))
     window_id: Mapped[int | None] = mapped_column(ForeignKey("windows.id"))
     role: Mapped[str] = mapped_column(String(20))
     created_at: Mapped[datetime]

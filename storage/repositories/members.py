@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import Invite, Member
@@ -43,9 +43,15 @@ async def create_invite(
     role: str,
     now: datetime,
     expires_at: datetime,
+    key_id: str | None = None,
 ) -> Invite:
     invite = Invite(
-        code_hash=code_hash, window_id=window_id, role=role, created_at=now, expires_at=expires_at
+        code_hash=code_hash,
+        key_id=key_id,
+        window_id=window_id,
+        role=role,
+        created_at=now,
+        expires_at=expires_at,
     )
     session.add(invite)
     await session.flush()
@@ -58,6 +64,19 @@ async def usable_invite(session: AsyncSession, code_hash: str, now: datetime) ->
     if invite is None or invite.used_at is not None or invite.expires_at <= now:
         return None
     return invite
+
+
+async def usable_invites_of_other_keys(session: AsyncSession, key_id: str, now: datetime) -> int:
+    """How many unused, unexpired invites were hashed with a key other than `key_id`."""
+    count = await session.scalar(
+        select(func.count()).where(
+            Invite.used_at.is_(None),
+            Invite.expires_at > now,
+            Invite.key_id.is_not(None),
+            Invite.key_id != key_id,
+        )
+    )
+    return int(count or 0)
 
 
 async def bind_member(

@@ -15,7 +15,7 @@ import re
 import subprocess
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -29,6 +29,7 @@ from bot.cli import build_parser, main
 from bot.config import default_config_text, load_config, write_default_config
 from bot.errors import ConfigError
 from handlers import messages as handler_messages
+from handlers.binding import create_invite
 from report import messages as report_messages
 from storage.models import Role
 from tests.fakes import Person, RecordingChannel, invite_code, write_reference_config
@@ -427,6 +428,25 @@ def test_invite_prints_grouped_code_that_binds_staff_when_window_is_known(
             await app.close()
 
     assert asyncio.run(bind())[0] == handler_messages.bound("商务厅窗口", Role.STAFF)
+
+
+def test_invite_warns_when_unused_codes_were_made_with_another_invite_key(
+    config_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    async def invite_from_another_server() -> None:
+        app = await open_app_from(config_path)
+        try:
+            other = replace(app.settings, invite_key=b"the first server's key, not copied")
+            async with app.sessions() as session, session.begin():
+                await create_invite(session, other, None, Role.EDITOR, app.clock())
+        finally:
+            await app.close()
+
+    asyncio.run(invite_from_another_server())
+    run = zhoubao(capsys, config_path, "invite", "--role", "editor")
+
+    assert run.code == 0
+    assert run.err == messages.INVITE_OTHER_KEY.format(count=1) + "\n"
 
 
 def test_invite_prints_hall_code_when_role_is_editor(

@@ -130,12 +130,15 @@ async def test_invite_stored_only_as_keyed_hash_of_its_code(app: App) -> None:
     assert stored.code_hash != hashlib.sha256(code.encode()).hexdigest()  # keyed, not plain
 
 
-async def test_code_refused_when_made_with_another_key(app: App, channel: RecordingChannel) -> None:
+async def test_code_refused_and_key_mismatch_logged_when_made_with_another_key(
+    app: App, channel: RecordingChannel, caplog: pytest.LogCaptureFixture
+) -> None:
     async with app.sessions() as session, session.begin():
         other = replace(app.settings, invite_key=b"another server's key, not copied")
         code = await create_invite(session, other, None, Role.EDITOR, app.clock())
 
     assert texts(await Person(app, "编辑老陈", channel).send(code)) == [messages.INVITE_INVALID]
+    assert "every server needs the same invite.key" in caplog.text
 
 
 @pytest.mark.parametrize(

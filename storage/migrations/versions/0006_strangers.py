@@ -2,7 +2,8 @@
 
 - `chat_guards`: one row per chat that no member uses (or that guesses invite codes), with
   counters, instead of a ledger row and an outbox row for every message it sends.
-- `invites.code` becomes `invites.code_hash` (HMAC-SHA256 of the code, 64 hex digits). The key
+- `invites.code` becomes `invites.code_hash` (HMAC-SHA256 of the code, 64 hex digits), with
+  `invites.key_id` naming the key that hashed it. The key
   lives in the data folder, out of the migration's reach, so the existing plaintext codes
   cannot be hashed here: they are **retired**. Each one is replaced by a random value that
   no code hashes to, and an unused one expires now. Its row stays (who used which invite
@@ -61,6 +62,7 @@ def upgrade() -> None:
             type_=sa.String(length=64),
             existing_nullable=False,
         )
+        batch.add_column(sa.Column("key_id", sa.String(length=16), nullable=True))
 
 
 def _retire_plaintext_codes() -> None:
@@ -84,6 +86,7 @@ def downgrade() -> None:
     # The hashes stay hashes, cut to fit: no code issued after the upgrade works after a downgrade.
     op.execute("UPDATE invites SET code_hash = substr(code_hash, 1, 32)")
     with op.batch_alter_table("invites") as batch:
+        batch.drop_column("key_id")
         batch.alter_column(
             "code_hash",
             new_column_name="code",
