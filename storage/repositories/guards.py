@@ -34,8 +34,11 @@ class GuardRecord:
 
 
 _GUARDS = cast(Table, ChatGuard.__table__)
+# Both key columns constrained, so that the primary key's index finds the rows however many
+# strangers there are.
 _GUARDS_OF_CHATS = select(_GUARDS).where(
-    _GUARDS.c.chat_id.in_(bindparam("chat_ids", expanding=True))
+    _GUARDS.c.channel.in_(bindparam("channels", expanding=True)),
+    _GUARDS.c.chat_id.in_(bindparam("chat_ids", expanding=True)),
 )
 
 
@@ -46,8 +49,9 @@ async def load_guards(
     wanted = set(keys)
     if not wanted:
         return {}
+    channels = sorted({channel for channel, _ in wanted})
     chat_ids = sorted({chat_id for _, chat_id in wanted})
-    result = await session.execute(_GUARDS_OF_CHATS, {"chat_ids": chat_ids})
+    result = await session.execute(_GUARDS_OF_CHATS, {"channels": channels, "chat_ids": chat_ids})
     found: dict[tuple[str, str], GuardRecord] = {}
     for row in result.mappings():
         key = (row["channel"], row["chat_id"])
