@@ -100,10 +100,12 @@ async def open_app(config: Config, clock: Callable[[], datetime] | None = None) 
 
 def _invite_key(config: Config) -> bytes:
     try:
-        return load_or_create(config.storage.data_dir)
+        key = load_or_create(config.storage.data_dir)
     except InviteKeyError as error:
         message = messages.INVITE_KEY_UNUSABLE.format(reason=error)
         raise ConfigError(message, key="storage.data_dir") from None
+    logs.add_secrets(key.hex())  # never logged; redacted all the same, as every secret is
+    return key
 
 
 async def open_app_from(path: Path, clock: Callable[[], datetime] | None = None) -> App:
