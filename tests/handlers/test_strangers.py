@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -153,3 +154,29 @@ async def test_flood_from_1000_strangers_grows_tables_by_a_row_per_chat_and_dela
 
 
 FAST = TELEGRAM_LIMITS.scaled(200)  # Telegram's limits, 200 times faster, to keep the test short
+
+
+async def test_window_prompt_leaves_in_its_first_pacing_slot_after_a_stranger_sent_600(
+    app: App, channel: RecordingChannel
+) -> None:
+    staff = await bound_person(app, channel, "商务厅小王", Role.STAFF, COMMERCE)
+    await staff.inbox()
+    flooder = Person(app, "路人甲", channel)
+    for n in range(600):
+        await app.engine.handle(flooder.incoming(f"第{n}条"))
+    await open_week(app)
+    telegram = RecordingChannel(ChannelKind.CONSOLE)
+    dispatcher = Dispatcher(
+        app.sessions,
+        {ChannelKind.CONSOLE: telegram},
+        app.clock,
+        {ChannelKind.CONSOLE: TELEGRAM_LIMITS},  # the real pace: 29 a second, 1 per chat a second
+    )
+
+    started = time.monotonic()
+    await dispatcher.drain(ChannelKind.CONSOLE)
+    elapsed = time.monotonic() - started
+
+    # Before: the flooder's 600 answers, paced at one a second, came first (about 10 minutes).
+    assert [to.chat_id for to, _ in telegram.sent] == [flooder.key.chat_id, staff.key.chat_id]
+    assert elapsed < 2  # two chats, one message each: the second slot is 1/29 s after the first
