@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, func, select
+from sqlalchemy import Table, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import ChatGuard
@@ -85,7 +85,3 @@ async def save_guards(session: AsyncSession, guards: Iterable[GuardRecord]) -> N
 
 async def get_guard(session: AsyncSession, channel: str, chat_id: str) -> GuardRecord | None:
     return (await load_guards(session, [(channel, chat_id)])).get((channel, chat_id))
-
-
-async def count_guards(session: AsyncSession) -> int:
-    return int(await session.scalar(select(func.count()).select_from(_GUARDS)) or 0)
