@@ -79,7 +79,7 @@ def test_demo_markdown_carries_issue_line_and_six_numbered_items_when_run(demo: 
 def test_demo_markdown_reads_like_reference_issue_when_run(demo: DemoRun) -> None:
     markdown = _draft(demo, ".md").read_text(encoding="utf-8")
 
-    paragraphs = [block.replace("**", "") for block in markdown.split("\n\n")]
+    paragraphs = [block.replace("<b>", "").replace("</b>", "") for block in markdown.split("\n\n")]
     printed = [p.lstrip("#").strip() for p in paragraphs if p.strip() and p.strip() != "---"]
     assert printed == list(ref.EXPECTED_LINES)
 

@@ -91,7 +91,8 @@ async def test_reference_issue_compiles_from_conversations(
 
     written = await write_draft(app, tmp_path / "drafts", date(2022, 10, 21))
     paragraphs = [
-        line.replace("**", "") for line in written.markdown_path.read_text("utf-8").split("\n\n")
+        line.replace("<b>", "").replace("</b>", "")
+        for line in written.markdown_path.read_text("utf-8").split("\n\n")
     ]
     printed = [p.lstrip("#").strip() for p in paragraphs if p.strip() and p.strip() != "---"]
     assert printed == list(ref.EXPECTED_LINES)
