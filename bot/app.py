@@ -15,6 +15,7 @@ from bot import messages
 from bot.config import Config, load_config
 from bot.engine import Engine
 from bot.errors import ConfigError
+from bot.typeset import typesetter
 from handlers.conversation import HandlerSettings
 from scheduler.calendar import WorkCalendar
 from scheduler.clock import SystemClock
@@ -65,6 +66,7 @@ async def open_app(config: Config, clock: Callable[[], datetime] | None = None) 
         timezone_name=config.schedule.timezone,
         is_workday=calendar.is_workday,
         min_item_chars=config.intake.min_item_chars,
+        typeset=typesetter(config.draft.pdf, config.draft.double_sided),
     )
     configured = config.numbering
     numbering = (
@@ -88,7 +90,7 @@ async def open_app(config: Config, clock: Callable[[], datetime] | None = None) 
         calendar=calendar,
         numbering=numbering,
         clock=clock,
-        week=WeekSettings(calendar, rules, numbering, settings.template),
+        week=WeekSettings(calendar, rules, numbering, settings.template, settings.typeset),
     )
 
 

@@ -50,6 +50,11 @@ def test_demo_exits_0_printing_draft_paths_when_run_quietly(demo: DemoRun) -> No
     docx_path, markdown_path = _draft(demo, ".docx"), _draft(demo, ".md")
     start = messages.DEMO_START.format(path=demo.directory)
     written = messages.DRAFT_WRITTEN.format(docx=docx_path, markdown=markdown_path)
+    pdfs = list((demo.directory / "drafts").glob("*.pdf"))
+    # The PDF where LibreOffice is installed, else why there is none.
+    written += "\n" + (
+        messages.DRAFT_PDF.format(pdf=pdfs[0]) if pdfs else messages.DRAFT_NO_PDF["no_office"]
+    )
     done = re.escape(messages.DEMO_DONE.split("{")[0]) + r"\d+\.\d" + re.escape(" 秒。")
 
     assert (demo.code, demo.err) == (0, ""), demo.err
