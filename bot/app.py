@@ -16,6 +16,7 @@ from bot.config import Config, load_config
 from bot.engine import Engine
 from bot.errors import ConfigError
 from bot.invite_key import InviteKeyError, load_or_create
+from bot.typeset import typesetter
 from handlers.conversation import HandlerSettings
 from scheduler.calendar import WorkCalendar
 from scheduler.clock import SystemClock
@@ -71,6 +72,7 @@ async def open_app(config: Config, clock: Callable[[], datetime] | None = None) 
         min_item_chars=config.intake.min_item_chars,
         invite_key=invite_key,
         stranger_reply_interval=timedelta(minutes=config.security.stranger_reply_minutes),
+        typeset=typesetter(config.draft.pdf, config.draft.double_sided),
     )
     configured = config.numbering
     numbering = (
@@ -94,7 +96,7 @@ async def open_app(config: Config, clock: Callable[[], datetime] | None = None) 
         calendar=calendar,
         numbering=numbering,
         clock=clock,
-        week=WeekSettings(calendar, rules, numbering, settings.template),
+        week=WeekSettings(calendar, rules, numbering, settings.template, settings.typeset),
     )
 
 

@@ -23,7 +23,7 @@ from bot.calendar_report import calendar_report
 from bot.channels.console import PASTE_INTERVAL, ConsoleChannel, paste_marking
 from bot.cli_text import ChineseArgumentParser, positive_int
 from bot.config import write_default_config
-from bot.drafts import write_draft
+from bot.drafts import write_draft, written_text
 from bot.errors import BotError
 from bot.files import PRIVATE_UMASK, safe_name
 from bot.outbox import Dispatcher
@@ -352,7 +352,7 @@ async def cmd_draft(args: argparse.Namespace) -> None:
     async with _opened(args) as app:
         out_dir = Path(args.out) if args.out else app.data_dir / "drafts"
         result = await write_draft(app, out_dir, issue_date)
-        print(messages.DRAFT_WRITTEN.format(docx=result.docx_path, markdown=result.markdown_path))
+        print(written_text(result))
         silent = "、".join(result.compiled.silent_windows) or messages.NONE
         print(messages.SILENT_WINDOWS.format(names=silent))
 

@@ -527,6 +527,18 @@ class IntakeConfig(_Section):
     min_item_chars: Annotated[int, Strict(), Field(ge=1, le=1000)] = 6
 
 
+# --- [draft] -------------------------------------------------------------------------------
+
+
+class DraftConfig(_Section):
+    """How drafts are laid out (`[draft]`)."""
+
+    # A PDF beside the .docx, laid out by LibreOffice where it is installed.
+    pdf: Annotated[bool, Strict()] = True
+    # Printed double-sided (GB/T 9704 §8), the 版记 sits on an even page.
+    double_sided: Annotated[bool, Strict()] = True
+
+
 # --- [[windows]] ---------------------------------------------------------------------------
 
 
@@ -742,6 +754,7 @@ class Config(_Section):
     numbering: NumberingConfig | None = None  # absent: the first issue is its year's 第1期
     schedule: ScheduleConfig = Field(default_factory=ScheduleConfig)
     intake: IntakeConfig = Field(default_factory=IntakeConfig)
+    draft: DraftConfig = Field(default_factory=DraftConfig)
     windows: Annotated[tuple[WindowConfig, ...], Field(min_length=1)]
     storage: StorageConfig = Field(default_factory=StorageConfig)
     channels: ChannelsConfig = Field(default_factory=ChannelsConfig)

@@ -16,7 +16,7 @@ from bot import messages
 from bot.app import App, open_app_from
 from bot.channels.console import ConsoleChannel, TextSink
 from bot.config import write_default_config
-from bot.drafts import WrittenDraft, write_draft
+from bot.drafts import WrittenDraft, write_draft, written_text
 from bot.outbox import Dispatcher
 from handlers.binding import create_invite
 from handlers.types import ChannelKind
@@ -85,7 +85,7 @@ async def run_demo(directory: Path | None, *, verbose: bool = True) -> DemoResul
         assert written is not None, "the demo script must publish"
     finally:
         await app.close()
-    print(messages.DRAFT_WRITTEN.format(docx=written.docx_path, markdown=written.markdown_path))
+    print(written_text(written))
     print(messages.DEMO_DONE.format(seconds=time.monotonic() - started))
     return DemoResult(data_dir, written, transcript.getvalue())
 

@@ -82,6 +82,18 @@ INVITE_KEY_UNUSABLE: Final = (
 )
 NO_ISSUE: Final = "还没有开启过任何一期周报。请先运行 zhoubao issue open。"
 DRAFT_WRITTEN: Final = "草稿已生成：\n  Word：{docx}\n  Markdown：{markdown}"
+DRAFT_PDF: Final = "  PDF：{pdf}"
+# Why `zhoubao draft` wrote no PDF, by handlers.bulletin.NoPdf value.
+DRAFT_NO_PDF: Final = {
+    "no_office": (
+        "  PDF：未生成——本机没有安装 LibreOffice。安装后再运行 zhoubao draft 即可生成 PDF 版"
+        "（Debian/Ubuntu：apt install libreoffice-writer-nogui fonts-noto-cjk fonts-arphic-ukai"
+        " fonts-arphic-uming）。"
+    ),
+    "failed": (
+        "  PDF：未生成——LibreOffice 没能把草稿排成 PDF（详见日志），请再运行一次 zhoubao draft。"
+    ),
+}
 SILENT_WINDOWS: Final = "未报送的窗口（未列入周报）：{names}"
 NONE: Final = "无"
 STATUS_CHANNEL: Final = "渠道 {channel}：{status}（{when}）{stale}"

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import io
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import date
+from enum import StrEnum
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -18,6 +20,35 @@ from storage.models import Issue
 from storage.repositories import figures, submissions
 
 DOCX_MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+PDF_MEDIA_TYPE = "application/pdf"
+
+
+class NoPdf(StrEnum):
+    """Why a draft comes without its PDF."""
+
+    NO_OFFICE = "no_office"  # LibreOffice is not installed
+    FAILED = "failed"  # LibreOffice failed or took too long
+
+
+@dataclass(frozen=True, slots=True)
+class Typeset:
+    """A draft's .docx and, where it could be laid out, its PDF."""
+
+    docx: bytes
+    pdf: bytes | None = None
+    no_pdf: NoPdf | None = None  # None with no PDF: configured without one ([draft] pdf)
+
+
+# Lays a draft out; `bot` passes one that runs LibreOffice (bot/typeset.py).
+Typesetter = Callable[[Draft], Awaitable[Typeset]]
+
+
+async def docx_only(draft: Draft) -> Typeset:
+    """The .docx alone, for where nothing lays the draft out."""
+    stream = io.BytesIO()
+    # python-docx is CPU-bound and synchronous: keep the event loop free.
+    await asyncio.to_thread(render_docx, draft, stream)
+    return Typeset(stream.getvalue())
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,6 +56,8 @@ class CompiledIssue:
     draft: Draft
     markdown: str
     docx: bytes
+    pdf: bytes | None  # None where LibreOffice is missing or failed: see no_pdf
+    no_pdf: NoPdf | None
     silent_windows: tuple[str, ...]  # told to the editor, never printed
     subsection_counts: tuple[tuple[str, int], ...]  # (title, items) in print order
 
@@ -58,19 +91,23 @@ async def issue_content(
 
 
 async def compile_issue(
-    session: AsyncSession, issue: Issue, template: BulletinTemplate, issue_date: date
+    session: AsyncSession,
+    issue: Issue,
+    template: BulletinTemplate,
+    issue_date: date,
+    typeset: Typesetter = docx_only,
 ) -> CompiledIssue:
     """Compile the issue; raises report.errors.DraftError when it cannot be printed yet."""
     content = await issue_content(session, issue, template, issue_date)
     draft = compile_draft(template, content)
-    stream = io.BytesIO()
-    # python-docx is CPU-bound and synchronous: keep the event loop free.
-    await asyncio.to_thread(render_docx, draft, stream)
+    laid_out = await typeset(draft)
     standings = await window_standings(session, issue)
     return CompiledIssue(
         draft=draft,
         markdown=render_markdown(draft),
-        docx=stream.getvalue(),
+        docx=laid_out.docx,
+        pdf=laid_out.pdf,
+        no_pdf=laid_out.no_pdf,
         silent_windows=tuple(s.window.name for s in standings if s.state == WindowState.SILENT),
         subsection_counts=tuple((sub.title, len(sub.items)) for sub in draft.subsections),
     )

@@ -16,6 +16,7 @@ from typing import Any, Final
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from handlers.bulletin import Typesetter, docx_only
 from handlers.types import ChatKey, Choice, Envelope, Incoming, Outgoing
 from report.bulletin import BulletinTemplate
 from storage.models import Member
@@ -49,6 +50,7 @@ class HandlerSettings:
     max_item_chars: int = 8000
     is_workday: Callable[[date], bool] = monday_to_friday  # deadlines fall on working days
     min_item_chars: int = 6  # letters and digits; bot.config IntakeConfig
+    typeset: Typesetter = docx_only  # the draft's .docx and PDF; bot.typeset runs LibreOffice
 
 
 MEMO_WINDOW: Final = "window"  # the member's window (a storage.models.Window or None)

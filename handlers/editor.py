@@ -2,21 +2,25 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+import re
+from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers import messages
+from handlers.bulletin import issue_content
 from handlers.common import EDITOR_ROLES, ask, excerpt, latest_issue, period_of, require_role
 from handlers.conversation import END, Conversation, Reply, State, StepContext, choice_or_text
-from handlers.drafts import draft_message, issue_line
+from handlers.drafts import draft_messages, issue_line, working_days_from
 from handlers.errors import InputRejected
 from handlers.prompts import PromptKind, send_prompts
 from handlers.types import Incoming, Outgoing
 from handlers.windows import WindowState, window_standings
-from report.dates import format_moment
+from report.compile import compile_draft
+from report.dates import format_date, format_moment
 from report.errors import DraftError
+from report.messages import WEEKDAYS
 from report.normalise import FULL_WIDTH_DIGITS
 from storage.models import Issue
 from storage.repositories import outbox, submissions
@@ -71,13 +75,76 @@ async def remind_now(ctx: StepContext) -> Reply:
 
 
 async def compile_now(ctx: StepContext) -> Reply:
+    """生成草稿: say at once what keeps the issue from printing, else ask the issue date."""
     require_role(ctx, EDITOR_ROLES, messages.EDITOR_ONLY)
     issue = await latest_issue(ctx)
+    today = ctx.now.astimezone(ZoneInfo(ctx.settings.timezone_name)).date()
+    content = await issue_content(ctx.session, issue, ctx.settings.template, today)
     try:
-        message = await draft_message(ctx.session, issue, ctx.settings.template, ctx.now)
+        compile_draft(ctx.settings.template, content)
     except DraftError as error:
         raise InputRejected(error.user_message) from error
-    return Reply([message], END)
+    return Reply([], "compile.date")
+
+
+DATE_PREFIX = "date:"
+DATE_CHOICES = 3
+_TYPED_DATE_RE = re.compile(r"(?:(\d{4})\s*[-/.年]\s*)?(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?")
+
+
+def _date_label(day: date) -> str:
+    return f"{format_date(day)}（{WEEKDAYS[day.weekday()]}）"
+
+
+async def _prompt_date(ctx: StepContext) -> list[Outgoing]:
+    """The issue date chosen before, then the next working days from today."""
+    issue = await latest_issue(ctx)
+    today = ctx.now.astimezone(ZoneInfo(ctx.settings.timezone_name)).date()
+    days = [] if issue.issue_date is None else [issue.issue_date]
+    for day in working_days_from(today, ctx.settings.is_workday):
+        if len(days) == DATE_CHOICES:
+            break
+        if day not in days:
+            days.append(day)
+    choices = [(DATE_PREFIX + day.isoformat(), _date_label(day)) for day in days]
+    return [ask(messages.COMPILE_ASK_DATE, *choices)]
+
+
+def _parse_date(value: str, today: date) -> date | None:
+    if value.startswith(DATE_PREFIX):
+        value = value[len(DATE_PREFIX) :]
+    match = _TYPED_DATE_RE.fullmatch(value.translate(FULL_WIDTH_DIGITS).strip())
+    if match is None:
+        return None
+    year = int(match.group(1)) if match.group(1) else today.year
+    try:
+        return date(year, int(match.group(2)), int(match.group(3)))
+    except ValueError:
+        return None
+
+
+async def _handle_date(ctx: StepContext, update: Incoming) -> Reply:
+    issue = await latest_issue(ctx)
+    today = ctx.now.astimezone(ZoneInfo(ctx.settings.timezone_name)).date()
+    day = _parse_date(choice_or_text(update), today)
+    if day is None:
+        raise InputRejected(messages.COMPILE_BAD_DATE)
+    if not ctx.settings.is_workday(day):
+        raise InputRejected(messages.compile_not_workday(_date_label(day)))
+    issue.issue_date = day
+    try:
+        sent = await draft_messages(
+            ctx.session, issue, ctx.settings.template, ctx.now, ctx.settings.typeset
+        )
+    except DraftError as error:
+        raise InputRejected(error.user_message) from error
+    return Reply(sent, END)
+
+
+COMPILE = Conversation(
+    name="compile",
+    states={"compile.date": State(_prompt_date, _handle_date, messages.COMPILE_HELP)},
+)
 
 
 async def start_order(ctx: StepContext) -> Reply:

@@ -111,7 +111,8 @@ EDITOR_HELP: Final = (
     f"5. {LABEL_ORDER}：按栏目调整动态在周报中的先后；\n"
     f"6. {LABEL_EXTEND}：推迟本期截止时间，已截止的一期会重新开放；\n"
     f"7. {LABEL_WINDOWS}：为某个窗口重新开放报送、设为本周免报或取消免报；\n"
-    f"8. {LABEL_COMPILE}：按已收到的内容生成周报草稿（Word 文件）。\n" + HELP_SUFFIX
+    f"8. {LABEL_COMPILE}：选定印发日期，按已收到的内容生成周报草稿（Word 文件和 PDF 版）。\n"
+    + HELP_SUFFIX
 )
 INSPECTOR_HELP: Final = (
     "你可以：\n"
@@ -344,6 +345,17 @@ def draft_ready(issue_line: str, counts: list[str], silent: list[str]) -> str:
     )
 
 
+def draft_pdf(issue_line: str) -> str:
+    return f"{issue_line}草稿的 PDF 版（按公文版式排好的样张，可直接预览、打印）。"
+
+
+# Why a draft comes without its PDF (the .docx is sent all the same), by NoPdf value.
+NO_PDF: Final = {
+    "no_office": "（服务器上没有安装 LibreOffice，所以只有 Word 文档，没有 PDF 版。）",
+    "failed": "（LibreOffice 这次没能排出 PDF 版，只发送 Word 文档；可稍后再生成一次。）",
+}
+
+
 def draft_failed(issue_line: str, reason: str) -> str:
     return f"{issue_line}已截止收集，但草稿暂时无法生成：{reason}"
 
@@ -364,6 +376,20 @@ def order_bad(count: int) -> str:
 
 
 ORDER_SAVED: Final = "顺序已保存。"
+COMPILE_ASK_DATE: Final = (
+    "周报上的印发日期选哪一天？请选择下面的日期，或直接发送日期，例如 2022-10-21 或 10月21日。"
+)
+COMPILE_HELP: Final = (
+    "印发日期印在周报报头，应是工作日。选择一个日期，或直接发送日期"
+    "（2022-10-21、2022年10月21日、10月21日）。" + HELP_SUFFIX
+)
+COMPILE_BAD_DATE: Final = "没看懂这个日期。请发送例如 2022-10-21 或 10月21日，或选择一个日期。"
+
+
+def compile_not_workday(day: str) -> str:
+    return f"{day}不是工作日，印发日期应是工作日。请另选一天。"
+
+
 ORDER_HELP: Final = "按希望的先后顺序发送各条动态的序号，用空格分开。" + HELP_SUFFIX
 NOTHING_TO_ORDER: Final = "本期还没有可排序的动态。"
 

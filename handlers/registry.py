@@ -16,6 +16,7 @@ CONVERSATIONS: Final[tuple[Conversation, ...]] = (
     statistics.STATISTICS,
     INSPECTION,
     editor.ORDER,
+    editor.COMPILE,
     hall.HALL,
 )
 

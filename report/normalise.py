@@ -87,6 +87,26 @@ _ELLIPSIS_RE: Final = re.compile(
 _DATE_RANGE_RE: Final = re.compile(
     r"(\d{1,2}月\d{1,2}日)\s*(?:——|[-–~～－〜—―])\s*((?:\d{4}年)?\d{1,2}月\d{1,2}日|\d{1,2}日)"
 )
+# 9月13-16日: the first day's 日 is implied by the second's.
+_SHORT_DATE_RANGE_RE: Final = re.compile(
+    r"(?<![\d.])(\d{1,2})月(\d{1,2})\s*(?:——|[-–~～－〜—―])\s*(\d{1,2})日"
+)
+# 9.13-9.16 and 2022.9.13-9.16: month.day written with dots. Plainly a date range only when
+# both ends are real days in order, no digit, dot, Latin letter or % is stuck to either end
+# (1.2.3-4.5, V1.2-1.3, 3.5-4.5%), and no unit or multiplier follows (3.5-4.5万元, 1.2-1.5倍):
+# then it is a range of figures, left alone.
+_DOTTED_DATE_RANGE_RE: Final = re.compile(
+    r"(?<![\dA-Za-z.．%])(?:(\d{4})[.．])?(\d{1,2})[.．](\d{1,2})"
+    r"\s*(?:——|[-–~～－〜—―])\s*"
+    r"(\d{1,2})[.．](\d{1,2})(?![\dA-Za-z.．%％])"
+    r"(?!\s*[万亿千百十元角分件个项次人户家台套座倍米吨克斤升度岁级类批名条所])"
+)
+# A document number (发文字号, GB/T 9704 §7.2.4): organ abbreviation, the year in brackets,
+# the serial and 号. Whatever brackets the year was typed in, it is printed in 〔〕.
+_DOCUMENT_NUMBER_RE: Final = re.compile(
+    rf"(?<=[{_HAN}])\s*[\[(（【〔［〖]\s*((?:19|20)\d\d)\s*[\])）】〕］〗]\s*(第?)\s*(\d{{1,5}})\s*号"
+)
+_PERCENT_RE: Final = re.compile(r"(?<=\d) *[%％]")
 _DOUBLED_PUNCT_RE: Final = re.compile(r"([，。；：、？！])\1+")
 _SPACES_RE: Final = re.compile(" +")
 
@@ -123,12 +143,47 @@ def normalise_item(text: str) -> str:
     joined = _LEADING_NUMBER_RE.sub("", joined, count=1)
     body, protected = _protect(joined)
     body = _convert_punctuation(body)
-    if "月" in body:  # every date range has one; skips a slow scan
-        body = _DATE_RANGE_RE.sub("\\1—\\2", body)
+    body = write_gongwen(body)
     body = _SPACES_RE.sub(_space_or_nothing, body).strip()
     body = _DOUBLED_PUNCT_RE.sub("\\1", body)
     body = _end_sentence(body)
     return _restore(body, protected)
+
+
+def write_gongwen(text: str) -> str:
+    """Write dates, document numbers and percentages as 公文 do (bulletin-format.md §3).
+
+    Date ranges get one — (9月13日-9月16日, 9月13-16日, 9.13-9.16); a document number's year
+    goes in 〔〕 (淮纪通[2025]5号 → 淮纪通〔2025〕5号); % stays half-width and touches its
+    figure. Every other bracket and title mark (《》) is left as typed.
+    """
+    if "月" in text:  # every written-out date range has one; skips a slow scan
+        text = _DATE_RANGE_RE.sub("\\1—\\2", text)
+        text = _SHORT_DATE_RANGE_RE.sub("\\1月\\2日—\\3日", text)
+    if "." in text or "．" in text:
+        text = _DOTTED_DATE_RANGE_RE.sub(_dotted_date_range, text)
+    if "号" in text:
+        text = _DOCUMENT_NUMBER_RE.sub("〔\\1〕\\2\\3号", text)
+    if "%" in text or "％" in text:
+        text = _PERCENT_RE.sub("%", text)
+    return text
+
+
+def _dotted_date_range(match: re.Match[str]) -> str:
+    year, start_month, start_day, end_month, end_day = match.groups()
+    start = (int(start_month), int(start_day))
+    end = (int(end_month), int(end_day))
+    if not (_is_day(*start) and _is_day(*end) and start < end):
+        return match.group(0)
+    prefix = f"{year}年" if year else ""
+    return f"{prefix}{start_month}月{start_day}日—{end_month}月{end_day}日"
+
+
+def _is_day(month: int, day: int) -> bool:
+    return 1 <= month <= 12 and 1 <= day <= _DAYS_IN_MONTH[month - 1]
+
+
+_DAYS_IN_MONTH: Final = (31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
 
 
 def item_content(text: str) -> str:

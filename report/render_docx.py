@@ -13,7 +13,9 @@ from docx import Document
 from docx.document import Document as DocxDocument
 from docx.enum.style import WD_STYLE_TYPE
 from docx.enum.text import WD_ALIGN_PARAGRAPH, WD_LINE_SPACING, WD_TAB_ALIGNMENT
-from docx.oxml import OxmlElement
+from docx.opc.constants import RELATIONSHIP_TYPE as RT
+from docx.opc.oxml import serialize_part_xml
+from docx.oxml import OxmlElement, parse_xml
 from docx.oxml.ns import qn
 from docx.oxml.text.paragraph import CT_P
 from docx.oxml.text.run import CT_R
@@ -33,6 +35,31 @@ HEITI: Final = "黑体"
 XIAOBIAOSONG: Final = "方正小标宋简体"
 SONGTI: Final = "宋体"
 
+
+@dataclass(frozen=True, slots=True)
+class _Fallback:
+    """What the font table tells Word and WPS about a face it may not have (ECMA-376 17.8.3).
+
+    The 公文 names stay in every run; where a face is missing, Word takes `alt_name`, then
+    a face of the same `family` (roman: serif, swiss: sans, script: 楷) and PANOSE class, so
+    仿宋 falls back to a serif, 黑体 to a sans and 楷体 to a 楷, not all to one face.
+    """
+
+    alt_name: str
+    family: str
+    panose: str  # PANOSE-1 of the Windows face named by alt_name
+    pitch: str = "variable"
+
+
+FALLBACKS: Final = {
+    FANGSONG: _Fallback("仿宋", "roman", "02010609060101010101"),
+    KAITI: _Fallback("楷体", "script", "02010609060101010101"),
+    HEITI: _Fallback("SimHei", "swiss", "02010609060101010101"),
+    XIAOBIAOSONG: _Fallback("宋体", "roman", "02010600030101010101"),
+    SONGTI: _Fallback("SimSun", "roman", "02010600030101010101"),
+}
+GB2312_CHARSET: Final = "86"
+
 # Chinese type sizes in points.
 SIZE_XIAOCHU: Final = Pt(36)  # 小初: masthead (practice, not standard)
 SIZE_2: Final = Pt(22)  # 二号
@@ -44,6 +71,7 @@ RED_HEX: Final = "FF0000"
 BLACK_HEX: Final = "000000"
 
 TEXT_WIDTH: Final = Mm(156)  # 版心 width: 210 − 28 − 26 mm
+LEFT_MARGIN: Final = Mm(28)
 LINE_PITCH: Final = Pt(28.95)  # 22 lines in the 225 mm 版心
 LINE_PITCH_TWIPS: Final = "579"
 BODY_INDENT: Final = Pt(32)  # two 三号 characters
@@ -98,15 +126,19 @@ ISSUE_LINE: Final = _StyleSpec("Bulletin Issue Line", FANGSONG, SIZE_3, WD_ALIGN
 # do not fit one 156 mm line at 16 pt, and they must share it above the red rule.
 ORGANISATION: Final = _StyleSpec("Bulletin Organisation", FANGSONG, SIZE_4, WD_ALIGN_PARAGRAPH.LEFT)
 COLUMN_TITLE: Final = _StyleSpec(
-    "Bulletin Column Title", XIAOBIAOSONG, SIZE_2, WD_ALIGN_PARAGRAPH.CENTER
+    "Bulletin Column Title", XIAOBIAOSONG, SIZE_2, WD_ALIGN_PARAGRAPH.CENTER, keep_with_next=True
 )
-PERIOD: Final = _StyleSpec("Bulletin Period", KAITI, SIZE_3, WD_ALIGN_PARAGRAPH.CENTER)
+PERIOD: Final = _StyleSpec(
+    "Bulletin Period", KAITI, SIZE_3, WD_ALIGN_PARAGRAPH.CENTER, keep_with_next=True
+)
+# Headings keep with their first item: no page ends with a heading.
 HEADING_1: Final = _StyleSpec(
     "Bulletin Heading 1",
     HEITI,
     SIZE_3,
     first_line_indent=BODY_INDENT,
     outline_level=0,
+    keep_with_next=True,
 )
 HEADING_2: Final = _StyleSpec(
     "Bulletin Heading 2",
@@ -114,8 +146,10 @@ HEADING_2: Final = _StyleSpec(
     SIZE_3,
     first_line_indent=BODY_INDENT,
     outline_level=1,
+    keep_with_next=True,
 )
 BODY: Final = _StyleSpec("Bulletin Body", FANGSONG, SIZE_3, first_line_indent=BODY_INDENT)
+# The 版记's lines, one row each of a table at the foot of the last page (see _write_record).
 RECORD: Final = _StyleSpec(
     "Bulletin Record",
     FANGSONG,
@@ -123,7 +157,7 @@ RECORD: Final = _StyleSpec(
     WD_ALIGN_PARAGRAPH.LEFT,
     left_indent=RECORD_INDENT,
     right_indent=RECORD_INDENT,
-    keep_with_next=True,  # the 版记 is one block, never split over two pages
+    keep_with_next=True,
 )
 PRINT_COUNT: Final = _StyleSpec(
     "Bulletin Print Count",
@@ -133,12 +167,6 @@ PRINT_COUNT: Final = _StyleSpec(
     left_indent=RECORD_INDENT,
     right_indent=RECORD_INDENT,
     keep_with_next=True,
-)
-# An empty, 1 pt high, un-indented paragraph that only carries a border: a border spans its
-# paragraph's indents, and the 版记 rules must be full 版心 width while its text is indented.
-# It must not snap to the line grid, or each rule would take a whole 28.95 pt line.
-RULE: Final = _StyleSpec(
-    "Bulletin Rule", FANGSONG, Pt(1), line_spacing=Pt(1), keep_with_next=True, snap_to_grid=False
 )
 STYLES: Final = (
     MASTHEAD,
@@ -151,12 +179,17 @@ STYLES: Final = (
     BODY,
     RECORD,
     PRINT_COUNT,
-    RULE,
 )
 
 
-def render_docx(draft: Draft, stream: IO[bytes]) -> None:
+def render_docx(draft: Draft, stream: IO[bytes], *, record_page_breaks: int = 0) -> None:
     """Write the draft to `stream` as a .docx document.
+
+    The 版记 sits at the foot of the page the body ends on (GB/T 9704 §7.4); if the body
+    leaves no room there, the body's last line moves to the next page with it. With
+    `record_page_breaks` n > 0 it sits at the foot of the n-th page after the body's, alone:
+    printed double-sided the 版记 must be on an even page, and only a layout tells on which
+    page the body ends, so the caller that laid the document out decides (bot/typeset.py).
 
     RenderError if a text cannot be written into XML: the text gate keeps such characters
     out, so this only happens to a row that bypassed it, and the editor is told, not a job
@@ -165,7 +198,7 @@ def render_docx(draft: Draft, stream: IO[bytes]) -> None:
     document = Document(io.BytesIO(_blank_bulletin()))
     try:
         _set_properties(document, draft)
-        _write_body(document, draft)
+        _write_body(document, draft, record_page_breaks=record_page_breaks)
     except ValueError as error:  # lxml: "All strings must be XML compatible"
         raise RenderError(f"docx: {error}", messages.RENDER_FAILED) from error
     document.save(stream)
@@ -214,6 +247,22 @@ def _set_up_document(document: DocxDocument) -> None:
     document.settings.odd_and_even_pages_header_footer = True
     _write_page_number(section.footer.paragraphs[0], WD_ALIGN_PARAGRAPH.RIGHT)
     _write_page_number(section.even_page_footer.paragraphs[0], WD_ALIGN_PARAGRAPH.LEFT)
+    _declare_fonts(document)
+
+
+def _declare_fonts(document: DocxDocument) -> None:
+    """Add the 公文 faces with their fallbacks to the font table (word/fontTable.xml)."""
+    part = document.part.part_related_by(RT.FONT_TABLE)
+    table = parse_xml(part.blob)
+    for name, fallback in FALLBACKS.items():
+        font = OxmlElement("w:font", attrs={qn("w:name"): name})
+        font.append(OxmlElement("w:altName", attrs={qn("w:val"): fallback.alt_name}))
+        font.append(OxmlElement("w:panose1", attrs={qn("w:val"): fallback.panose}))
+        font.append(OxmlElement("w:charset", attrs={qn("w:val"): GB2312_CHARSET}))
+        font.append(OxmlElement("w:family", attrs={qn("w:val"): fallback.family}))
+        font.append(OxmlElement("w:pitch", attrs={qn("w:val"): fallback.pitch}))
+        table.append(font)
+    part._blob = serialize_part_xml(table)
 
 
 def _set_defaults(document: DocxDocument) -> None:
@@ -253,6 +302,8 @@ def _set_defaults(document: DocxDocument) -> None:
     paragraph_format.space_before = Pt(0)
     paragraph_format.space_after = Pt(0)
     paragraph_format.alignment = WD_ALIGN_PARAGRAPH.JUSTIFY
+    # No single line of a paragraph alone at the foot or the head of a page.
+    paragraph_format.widow_control = True
 
 
 def _add_style(document: DocxDocument, spec: _StyleSpec) -> None:
@@ -284,7 +335,7 @@ def _add_style(document: DocxDocument, spec: _StyleSpec) -> None:
 def _set_up_page(section: Section) -> None:
     section.page_width, section.page_height = Mm(210), Mm(297)
     section.top_margin, section.bottom_margin = Mm(37), Mm(35)
-    section.left_margin, section.right_margin = Mm(28), Mm(26)
+    section.left_margin, section.right_margin = LEFT_MARGIN, Mm(26)
     # Puts the page number's dash about 7 mm below the 版心 (checked in a LibreOffice PDF).
     section.footer_distance = Mm(25)
     section_properties = section._sectPr
@@ -318,11 +369,16 @@ class _Writer:
         self._paragraphs: dict[str, CT_P] = {}
         self._runs: dict[tuple[str, bool], CT_R] = {}
 
-    def paragraph(self, spec: _StyleSpec, text: str = "") -> Paragraph:
+    def paragraph(
+        self, spec: _StyleSpec, text: str = "", *, into: BaseOxmlElement | None = None
+    ) -> Paragraph:
+        """Append a paragraph to the body, or to the end of `into` (a table cell)."""
         paragraph = deepcopy(self._paragraph_prototype(spec))
         if text:
             self._append_run(paragraph, text, spec, bold=False)
-        if self._end is None:
+        if into is not None:
+            into.append(paragraph)
+        elif self._end is None:
             self._body.append(paragraph)
         else:
             self._end.addprevious(paragraph)
@@ -381,7 +437,7 @@ def _set_run_text(run: CT_R, text: str) -> None:
         run.append(element)
 
 
-def _write_body(document: DocxDocument, draft: Draft) -> None:
+def _write_body(document: DocxDocument, draft: Draft, *, record_page_breaks: int) -> None:
     writer = _Writer(document)
     masthead = writer.paragraph(MASTHEAD, draft.title)
     masthead.runs[0].font.color.rgb = RED
@@ -402,21 +458,89 @@ def _write_body(document: DocxDocument, draft: Draft) -> None:
             writer.paragraph(BODY, messages.bracketed(str(item.number)) + item.text)
     writer.paragraph(HEADING_1, draft.inspection_heading)
     writer.paragraph(BODY, draft.inspection_intro)
+    last = None
     for criterion in draft.criteria:
-        line = writer.paragraph(BODY, messages.bracketed(criterion.numeral))
+        last = line = writer.paragraph(BODY, messages.bracketed(criterion.numeral))
         writer.run(line, criterion.label, BODY, bold=True)
         writer.run(line, criterion.result, BODY)
-    _rule(writer, THICK_RULE_SIZE)
-    for recipient_line in draft.distribution:
-        writer.paragraph(RECORD, recipient_line)
-        _rule(writer, THIN_RULE_SIZE)
-    writer.paragraph(PRINT_COUNT, draft.print_count)
-    _rule(writer, THICK_RULE_SIZE)
+    record = _write_record(writer, draft)
+    if record_page_breaks > 0:
+        # Empty paragraphs, each starting a page; the 版记 is anchored to the last of them.
+        # (A section starting on an even page would say the same, but LibreOffice 7.4 starts
+        # it on the next page, even or odd.)
+        anchor = None
+        for _ in range(record_page_breaks):
+            anchor = writer.paragraph(BODY)
+            anchor.paragraph_format.page_break_before = True
+        assert anchor is not None
+        anchor._p.addprevious(record)
+    elif last is not None:
+        # A floating table is anchored to the paragraph after it: the 版记 goes to the foot
+        # of the page holding the last line of the body, which moves to the next page with
+        # it when the body leaves no room.
+        last._p.addprevious(record)
 
 
-def _rule(writer: _Writer, size: int) -> None:
-    paragraph = writer.paragraph(RULE)
-    _set_border(paragraph, "bottom", size, BLACK_HEX)
+def _write_record(writer: _Writer, draft: Draft) -> BaseOxmlElement:
+    """Return the 版记 as a table anchored to the foot of the page (GB/T 9704 §7.4).
+
+    One row a line, one cell 版心 wide, its lines one 四号 character in; the first and last
+    rules thick, those between thin. The table floats (w:tblpPr) at the bottom of the text
+    area. LibreOffice floats a table as wide as the text area only when it is placed relative
+    to the page, hence the horizontal position from the page edge rather than the margin.
+    """
+    width = str(TEXT_WIDTH.twips)
+    table = OxmlElement("w:tbl")
+    properties = OxmlElement("w:tblPr")
+    position = {
+        "w:leftFromText": "0",
+        "w:rightFromText": "0",
+        "w:topFromText": "0",
+        "w:bottomFromText": "0",
+        "w:vertAnchor": "margin",
+        "w:horzAnchor": "page",
+        "w:tblpX": str(LEFT_MARGIN.twips),
+        "w:tblpYSpec": "bottom",
+    }
+    properties.append(OxmlElement("w:tblpPr", attrs={qn(k): v for k, v in position.items()}))
+    properties.append(OxmlElement("w:tblOverlap", attrs={qn("w:val"): "never"}))
+    properties.append(OxmlElement("w:tblW", attrs={qn("w:w"): width, qn("w:type"): "dxa"}))
+    properties.append(OxmlElement("w:tblLayout", attrs={qn("w:type"): "fixed"}))
+    margins = OxmlElement("w:tblCellMar")
+    for side in ("w:top", "w:left", "w:bottom", "w:right"):
+        margins.append(OxmlElement(side, attrs={qn("w:w"): "0", qn("w:type"): "dxa"}))
+    properties.append(margins)
+    table.append(properties)
+    grid = OxmlElement("w:tblGrid")
+    grid.append(OxmlElement("w:gridCol", attrs={qn("w:w"): width}))
+    table.append(grid)
+    lines = [(RECORD, line) for line in draft.distribution] + [(PRINT_COUNT, draft.print_count)]
+    for index, (spec, text) in enumerate(lines):
+        row = OxmlElement("w:tr")
+        row_properties = OxmlElement("w:trPr")
+        row_properties.append(OxmlElement("w:cantSplit"))
+        row.append(row_properties)
+        cell = OxmlElement("w:tc")
+        cell_properties = OxmlElement("w:tcPr")
+        cell_properties.append(OxmlElement("w:tcW", attrs={qn("w:w"): width, qn("w:type"): "dxa"}))
+        borders = OxmlElement("w:tcBorders")
+        last = index == len(lines) - 1
+        if index == 0:
+            borders.append(_border("w:top", THICK_RULE_SIZE))
+        borders.append(OxmlElement("w:left", attrs={qn("w:val"): "nil"}))
+        borders.append(_border("w:bottom", THICK_RULE_SIZE if last else THIN_RULE_SIZE))
+        borders.append(OxmlElement("w:right", attrs={qn("w:val"): "nil"}))
+        cell_properties.append(borders)
+        cell.append(cell_properties)
+        writer.paragraph(spec, text, into=cell)
+        row.append(cell)
+        table.append(row)
+    return table
+
+
+def _border(tag: str, size: int) -> BaseOxmlElement:
+    attributes = {"w:val": "single", "w:sz": str(size), "w:space": "0", "w:color": BLACK_HEX}
+    return OxmlElement(tag, attrs={qn(k): v for k, v in attributes.items()})
 
 
 def _set_border(paragraph: Paragraph, side: str, size: int, color: str) -> None:

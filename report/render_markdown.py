@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import unicodedata
 from typing import Final
 
 from report import messages
@@ -52,17 +51,14 @@ def render_markdown(draft: Draft) -> str:
 
 
 def _criterion(criterion: DraftCriterion) -> str:
-    # A closing ** between punctuation and a CJK letter is not right-flanking, so
-    # **按时到岗情况。**总体 would print the asterisks; the label's final punctuation goes
-    # after the markup instead: （一）**按时到岗情况**。总体情况良好。
-    label = criterion.label
-    core = label
-    while core and unicodedata.category(core[-1]) == "Po":  # 。！？，、 and the like
-        core = core[:-1]
-    tail = label[len(core) :]
-    bold = f"**{_escape(core)}**" if core else ""
+    # The label is bold with its 。, as in the reference and the .docx. Not as
+    # **按时到岗情况。**总体: a closing ** between punctuation and a CJK letter is not
+    # right-flanking, and CommonMark/GFM would print the asterisks. Raw inline HTML is
+    # CommonMark too, and bolds exactly the label: （一）<b>按时到岗情况。</b>总体情况良好。
+    label = _escape(_one_line(criterion.label))
+    bold = f"<b>{label}</b>" if label else ""
     number = messages.bracketed(criterion.numeral)
-    return _escape(number) + bold + _escape(tail) + _escape(_one_line(criterion.result))
+    return _escape(number) + bold + _escape(_one_line(criterion.result))
 
 
 def _paragraph(text: str) -> str:

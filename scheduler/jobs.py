@@ -10,6 +10,7 @@ from datetime import date, datetime
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from handlers import messages
+from handlers.bulletin import Typesetter, docx_only
 from handlers.drafts import deliver_draft, notify_editors
 from handlers.prompts import PromptKind, prompt_windows
 from handlers.types import Outgoing
@@ -189,6 +190,7 @@ class WeekSettings:
     rules: ScheduleRules
     numbering: NumberingDefaults | None  # None: the first issue is its year's 第1期（总第1期）
     template: BulletinTemplate
+    typeset: Typesetter = docx_only  # the draft's .docx and PDF, as the editors get it
 
 
 async def run_due_jobs(
@@ -307,7 +309,15 @@ async def _close(
     if now < deadline or not await _once(session, f"close:{issue.id}:{deadline.isoformat()}", now):
         return []
     await issues.close_issue(session, issue, now)
-    await deliver_draft(session, issue, settings.template, now, deadline.isoformat())
+    await deliver_draft(
+        session,
+        issue,
+        settings.template,
+        now,
+        deadline.isoformat(),
+        settings.typeset,
+        settings.calendar.is_workday,
+    )
     logger.info("issue closed and draft delivered", extra={"issue_id": issue.id})
     return [f"close {issue.period_start}"]
 

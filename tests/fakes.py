@@ -65,7 +65,10 @@ def test_config(tmp_path: Path, db_url: str) -> Config:
     if not path.exists():
         write_reference_config(path)
     config = load_config(path)
-    return config.model_copy(update={"storage": config.storage.model_copy(update={"url": db_url})})
+    # No LibreOffice run for every draft a test compiles; the PDF tests turn it back on.
+    draft = config.draft.model_copy(update={"pdf": False})
+    storage = config.storage.model_copy(update={"url": db_url})
+    return config.model_copy(update={"storage": storage, "draft": draft})
 
 
 async def start_app(tmp_path: Path, db_url: str, clock: FrozenClock) -> App:

@@ -28,6 +28,7 @@ from bot.app import open_app_from
 from bot.cli import build_parser, main
 from bot.config import default_config_text, load_config, write_default_config
 from bot.errors import ConfigError
+from bot.typeset import find_office
 from handlers import messages as handler_messages
 from handlers.binding import create_invite
 from report import messages as report_messages
@@ -700,19 +701,45 @@ def test_draft_writes_docx_and_markdown_when_items_and_figures_are_in(
     (docx_path,) = out_dir.glob("*.docx")
     (markdown_path,) = out_dir.glob("*.md")
     silent = "、".join(window_names(config_path)[1:])
+    pdf = (
+        messages.DRAFT_PDF.format(pdf=out_dir / docx_path.with_suffix(".pdf").name)
+        if find_office() is not None
+        else messages.DRAFT_NO_PDF["no_office"]
+    )
     assert run == Run(
         0,
         messages.DRAFT_WRITTEN.format(docx=docx_path, markdown=markdown_path)
-        + "\n"
+        + f"\n{pdf}\n"
         + messages.SILENT_WINDOWS.format(names=silent)
         + "\n",
         "",
     )
+    if find_office() is not None:
+        assert docx_path.with_suffix(".pdf").read_bytes().startswith(b"%PDF")
     assert docx_path.read_bytes()[:2] == b"PK"  # a zip: the .docx
     markdown = markdown_path.read_text(encoding="utf-8")
     assert REFERENCE_ISSUE_LINE in markdown
     assert "2022年10月21日" in markdown
     assert f"（1）{ITEM_TEXT}" in markdown
+
+
+def test_draft_says_why_there_is_no_pdf_when_libreoffice_is_missing(
+    config_path: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr("bot.typeset.find_office", lambda: None)
+    zhoubao(capsys, config_path, "issue", "open", "--date", REFERENCE_DAY)
+    asyncio.run(_bind_and_submit(config_path, submit=True, enter_figures=True))
+    out_dir = tmp_path / "drafts"
+
+    run = zhoubao(capsys, config_path, "draft", "--out", str(out_dir))
+
+    assert run.code == 0
+    assert messages.DRAFT_NO_PDF["no_office"] in run.out.splitlines()
+    assert "LibreOffice" in messages.DRAFT_NO_PDF["no_office"]
+    assert sorted(path.suffix for path in out_dir.iterdir()) == [".docx", ".md"]
 
 
 def test_default_config_written_when_run_from_fresh_folder_without_config(

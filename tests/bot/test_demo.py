@@ -50,6 +50,11 @@ def test_demo_exits_0_printing_draft_paths_when_run_quietly(demo: DemoRun) -> No
     docx_path, markdown_path = _draft(demo, ".docx"), _draft(demo, ".md")
     start = messages.DEMO_START.format(path=demo.directory)
     written = messages.DRAFT_WRITTEN.format(docx=docx_path, markdown=markdown_path)
+    pdfs = list((demo.directory / "drafts").glob("*.pdf"))
+    # The PDF where LibreOffice is installed, else why there is none.
+    written += "\n" + (
+        messages.DRAFT_PDF.format(pdf=pdfs[0]) if pdfs else messages.DRAFT_NO_PDF["no_office"]
+    )
     done = re.escape(messages.DEMO_DONE.split("{")[0]) + r"\d+\.\d" + re.escape(" 秒。")
 
     assert (demo.code, demo.err) == (0, ""), demo.err
@@ -79,7 +84,7 @@ def test_demo_markdown_carries_issue_line_and_six_numbered_items_when_run(demo: 
 def test_demo_markdown_reads_like_reference_issue_when_run(demo: DemoRun) -> None:
     markdown = _draft(demo, ".md").read_text(encoding="utf-8")
 
-    paragraphs = [block.replace("**", "") for block in markdown.split("\n\n")]
+    paragraphs = [block.replace("<b>", "").replace("</b>", "") for block in markdown.split("\n\n")]
     printed = [p.lstrip("#").strip() for p in paragraphs if p.strip() and p.strip() != "---"]
     assert printed == list(ref.EXPECTED_LINES)
 

@@ -192,7 +192,8 @@ async def editor_receives_the_draft_document(story: Story) -> None:
     for figure in ("617058", "611244", "19691982", "7463962", "49602", "50398"):
         await story.say("编辑老陈", figure)
     await story.pick("编辑老陈", messages.LABEL_SAVE)
-    compiled = await story.pick("编辑老陈", messages.LABEL_COMPILE)
+    await story.pick("编辑老陈", messages.LABEL_COMPILE)
+    compiled = await story.say("编辑老陈", "2022-10-21")  # the issue date
     documents = [m.document for m in compiled if m.document]
     assert documents == ["窗口工作周报-2022年第31期.docx"]
 

@@ -44,9 +44,8 @@ async def _submit(person: Person, subsection_number: str, text: str) -> None:
     assert done[-1].text.startswith("好的，本期共收到本窗口")
 
 
-async def test_reference_issue_compiles_from_conversations(
-    app: App, channel: RecordingChannel, tmp_path: Path
-) -> None:
+async def play_reference_issue(app: App, channel: RecordingChannel) -> Person:
+    """Windows, the inspector and the editor enter issue 2022-31 by chat; return the editor."""
     commerce = await bound_person(app, channel, "商务厅小王", Role.STAFF, "商务厅")
     health = await bound_person(app, channel, "卫健委小李", Role.STAFF, "省卫健委")
     housing = await bound_person(app, channel, "住建厅小张", Role.STAFF, "住建厅")
@@ -89,9 +88,18 @@ async def test_reference_issue_compiles_from_conversations(
     assert "已提交（3）：商务厅窗口、省卫健委窗口、住建厅窗口" in status
     assert "本周无动态（1）：教育厅窗口" in status
 
+    return editor
+
+
+async def test_reference_issue_compiles_from_conversations(
+    app: App, channel: RecordingChannel, tmp_path: Path
+) -> None:
+    editor = await play_reference_issue(app, channel)
+
     written = await write_draft(app, tmp_path / "drafts", date(2022, 10, 21))
     paragraphs = [
-        line.replace("**", "") for line in written.markdown_path.read_text("utf-8").split("\n\n")
+        line.replace("<b>", "").replace("</b>", "")
+        for line in written.markdown_path.read_text("utf-8").split("\n\n")
     ]
     printed = [p.lstrip("#").strip() for p in paragraphs if p.strip() and p.strip() != "---"]
     assert printed == list(ref.EXPECTED_LINES)
@@ -114,7 +122,9 @@ async def test_reference_issue_compiles_from_conversations(
     body = [p.text for p in document.paragraphs if p.text]
     assert f"（4）{ref.EXPECTED_SERVICE_EFFICIENCY_ITEMS[3]}" in body
 
-    # The editor's own compile sends the same draft back as a document.
-    compiled = await editor.send(messages.LABEL_COMPILE)
+    # The editor's own compile asks the issue date, then sends the same draft back.
+    asked = await editor.send(messages.LABEL_COMPILE)
+    assert asked[-1].choices[0].label == "2022年10月21日（周五）"  # chosen by write_draft
+    compiled = await editor.send("1")
     assert compiled[0].document is not None
     assert compiled[0].document.content[:2] == b"PK"  # a zip: the .docx

@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
-from datetime import date
+import io
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import docx
+import pytest
 
 from bot.app import App
 from handlers import messages
-from handlers.bulletin import compile_issue
+from handlers.bulletin import DOCX_MEDIA_TYPE, NoPdf, Typeset, compile_issue
 from handlers.common import period_of
+from handlers.drafts import draft_messages
 from handlers.editor import issue_line
+from handlers.types import Choice
 from report import messages as report_messages
+from report.bulletin import Draft
 from storage.models import Role
 from storage.repositories import issues, windows
 from tests.fakes import Person, RecordingChannel, bound_person, texts
@@ -270,7 +278,9 @@ async def test_draft_sent_as_document_when_compiling_complete_issue(
     issue = await current_issue(app)
     silent = [name for name in await _active_window_names(app) if name != COMMERCE_WINDOW]
 
-    replies = await editor.send(messages.LABEL_COMPILE)
+    asked = await editor.send(messages.LABEL_COMPILE)
+    assert texts(asked) == [messages.COMPILE_ASK_DATE]
+    replies = await editor.send("1")
 
     assert texts(replies) == [
         messages.draft_ready(
@@ -281,6 +291,133 @@ async def test_draft_sent_as_document_when_compiling_complete_issue(
     assert document is not None
     assert document.filename.endswith(".docx")
     assert document.content[:2] == b"PK"
+
+
+async def _ready_to_compile(app: App, channel: RecordingChannel) -> Person:
+    await open_week(app)
+    commerce = await bound_person(app, channel, "商务厅小王", Role.STAFF, COMMERCE)
+    await add_item(app, commerce, SERVICE_EFFICIENCY, ITEM)
+    await save_reference_figures(app)
+    return await _editor(app, channel)
+
+
+async def test_issue_date_choices_are_the_next_working_days_when_compiling(
+    app: App, channel: RecordingChannel
+) -> None:
+    editor = await _ready_to_compile(app, channel)
+    today = app.clock().date()
+
+    (asked,) = await editor.send(messages.LABEL_COMPILE)
+
+    days = [date.fromisoformat(choice.value.removeprefix("date:")) for choice in asked.choices]
+    assert len(days) == 3 and days == sorted(days) and days[0] >= today
+    assert all(app.calendar.is_workday(day) for day in days)
+    skipped = [today + timedelta(days=n) for n in range((days[-1] - today).days)]
+    assert [day for day in skipped if app.calendar.is_workday(day)] == days[:-1]
+    assert asked.choices[0].label.startswith(f"{days[0].year}年{days[0].month}月{days[0].day}日（")
+
+
+async def test_typed_issue_date_is_printed_and_offered_first_when_compiling_again(
+    app: App, channel: RecordingChannel
+) -> None:
+    editor = await _ready_to_compile(app, channel)
+    await editor.send(messages.LABEL_COMPILE)
+
+    replies = await editor.send("2022-10-21")
+
+    document = replies[0].document
+    assert document is not None
+    text = "\n".join(p.text for p in docx.Document(io.BytesIO(document.content)).paragraphs)
+    assert "2022年10月21日" in text
+    assert (await current_issue(app)).issue_date == date(2022, 10, 21)
+    (asked,) = await editor.send(messages.LABEL_COMPILE)
+    assert asked.choices[0] == Choice("date:2022-10-21", "2022年10月21日（周五）")
+
+
+@pytest.mark.parametrize("typed", ["2022-10-22", "2022年10月1日"])  # a Saturday, 国庆节
+async def test_issue_date_is_refused_when_not_a_working_day(
+    app: App, channel: RecordingChannel, typed: str
+) -> None:
+    editor = await _ready_to_compile(app, channel)
+    await editor.send(messages.LABEL_COMPILE)
+
+    replies = await editor.send(typed)
+
+    assert texts(replies)[0].startswith("2022年10月")
+    assert texts(replies)[0].endswith(messages.compile_not_workday("")[1:])
+    assert all(reply.document is None for reply in replies)
+    assert await state_of(app, editor) == "compile.date"
+
+
+async def test_issue_date_is_asked_again_when_not_a_date(
+    app: App, channel: RecordingChannel
+) -> None:
+    editor = await _ready_to_compile(app, channel)
+    await editor.send(messages.LABEL_COMPILE)
+
+    replies = await editor.send("下周一")
+
+    assert texts(replies)[0] == messages.COMPILE_BAD_DATE
+    assert await state_of(app, editor) == "compile.date"
+
+
+async def test_draft_is_dated_the_next_working_day_when_no_date_was_chosen(
+    app: App, channel: RecordingChannel
+) -> None:
+    await _ready_to_compile(app, channel)
+    issue = await current_issue(app)
+    saturday = datetime(2022, 9, 17, 10, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
+
+    async with app.sessions() as session:
+        fresh = await session.get(type(issue), issue.id)
+        assert fresh is not None and fresh.issue_date is None
+        sent = await draft_messages(
+            session, fresh, app.settings.template, saturday, is_workday=app.calendar.is_workday
+        )
+
+    document = sent[0].document
+    assert document is not None
+    text = "\n".join(p.text for p in docx.Document(io.BytesIO(document.content)).paragraphs)
+    assert "2022年9月19日" in text  # the Monday
+
+
+async def test_draft_comes_with_a_pdf_as_a_second_document_when_laid_out(
+    app: App, channel: RecordingChannel
+) -> None:
+    await _ready_to_compile(app, channel)
+    issue = await current_issue(app)
+
+    async def typeset(draft: Draft) -> Typeset:
+        return Typeset(b"PK-docx", b"%PDF-1.7 laid out")
+
+    async with app.sessions() as session:
+        fresh = await session.get(type(issue), issue.id)
+        assert fresh is not None
+        sent = await draft_messages(session, fresh, app.settings.template, app.clock(), typeset)
+
+    assert [(m.document.filename, m.document.media_type) for m in sent if m.document] == [
+        ("窗口工作周报-2022年第31期.docx", DOCX_MEDIA_TYPE),
+        ("窗口工作周报-2022年第31期.pdf", "application/pdf"),
+    ]
+    assert sent[1].text == messages.draft_pdf(issue_line(issue))
+
+
+async def test_draft_says_why_there_is_no_pdf_when_libreoffice_is_missing(
+    app: App, channel: RecordingChannel
+) -> None:
+    await _ready_to_compile(app, channel)
+    issue = await current_issue(app)
+
+    async def typeset(draft: Draft) -> Typeset:
+        return Typeset(b"PK-docx", None, NoPdf.NO_OFFICE)
+
+    async with app.sessions() as session:
+        fresh = await session.get(type(issue), issue.id)
+        assert fresh is not None
+        (sent,) = await draft_messages(session, fresh, app.settings.template, app.clock(), typeset)
+
+    assert sent.text.endswith("\n" + messages.NO_PDF["no_office"])
+    assert sent.document is not None and sent.document.filename.endswith(".docx")
 
 
 async def test_staff_cannot_compile_when_typing_draft_keyword(

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import io
 from dataclasses import replace
 from datetime import date
 
 import pytest
+from docx import Document
 
 from report import messages
 from report.bulletin import DraftCriterion, Figures, ItemEntry, NumberedItem
@@ -16,6 +18,8 @@ from report.errors import (
     NoItemsError,
     UnknownSubsectionError,
 )
+from report.render_docx import render_docx
+from report.render_markdown import render_markdown
 from tests.report.reference_issue import (
     EXPECTED_BUSINESS_ENVIRONMENT_ITEMS,
     EXPECTED_SERVICE_EFFICIENCY_ITEMS,
@@ -203,3 +207,24 @@ def test_draft_error_is_raised_when_the_sentence_template_has_an_unknown_placeho
 def test_completed_may_exceed_accepted_when_the_data_says_so() -> None:
     draft = compile_draft(*reference())
     assert "其它九类行权事项受理49602件，累计办结50398件。" in draft.statistics_sentence
+
+
+def test_document_numbers_print_their_year_in_hexagonal_brackets_when_compiled_and_rendered() -> (
+    None
+):
+    typed = (
+        "按照淮纪通[2025]5号要求，落实川府发（2023）12号和国办发〔2022〕3号，"
+        "于9.13-9.16开展专项督查"
+    )
+    template, issue = reference()
+    issue = replace(issue, items=(*issue.items, ItemEntry("service_efficiency", "住建厅", typed)))
+    draft = compile_draft(template, issue)
+    stream = io.BytesIO()
+    render_docx(draft, stream)
+    docx_text = "\n".join(p.text for p in Document(io.BytesIO(stream.getvalue())).paragraphs)
+    printed = (
+        "（5）按照淮纪通〔2025〕5号要求，落实川府发〔2023〕12号和国办发〔2022〕3号，"
+        "于9月13日—9月16日开展专项督查。"
+    )
+    assert printed in render_markdown(draft).splitlines()
+    assert printed in docx_text.splitlines()

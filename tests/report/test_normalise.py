@@ -3,8 +3,16 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from report.normalise import clean_text, item_content, normalise_item, parse_count
+from report.normalise import (
+    FULL_WIDTH_DIGITS,
+    clean_text,
+    item_content,
+    normalise_item,
+    parse_count,
+)
 
 
 def test_half_width_punctuation_becomes_full_width_when_adjacent_to_chinese() -> None:
@@ -232,3 +240,160 @@ def test_count_is_none_when_not_a_whole_non_negative_number(text: str) -> None:
 def test_item_content_is_the_letters_and_digits_without_punctuation_or_symbols() -> None:
     assert item_content("1、推行“一窗通办”，压缩 30%！😀") == "1推行一窗通办压缩30"
     assert item_content("。。……？！") == ""
+
+
+# --- 公文 writing: document numbers, date ranges, titles, ordinals, spacing, percentages -----
+
+
+@pytest.mark.parametrize(
+    ("typed", "printed"),
+    [
+        ("按照淮纪通[2025]5号文件要求", "按照淮纪通〔2025〕5号文件要求。"),
+        ("根据川府发（2023）12号精神", "根据川府发〔2023〕12号精神。"),
+        ("根据川府发(2023)12号精神", "根据川府发〔2023〕12号精神。"),
+        ("转发国办发〔2022〕3号文件", "转发国办发〔2022〕3号文件。"),
+        ("落实湘政发【2012】33号", "落实湘政发〔2012〕33号。"),
+        ("执行川办发［2021］8号", "执行川办发〔2021〕8号。"),
+        ("依据川办函 [2022] 55 号", "依据川办函〔2022〕55号。"),
+        ("依据川卫办发〔2022〕第6号", "依据川卫办发〔2022〕第6号。"),
+        # Leading zeros are the serial as typed: never add or drop a digit.
+        ("依据川办发[2022]05号", "依据川办发〔2022〕05号。"),
+        # Unrecoverable: a missing closing bracket is left as typed.
+        ("依据川府发〔201711号", "依据川府发〔201711号。"),
+    ],
+)
+def test_document_number_year_goes_in_hexagonal_brackets_when_typed(
+    typed: str, printed: str
+) -> None:
+    assert normalise_item(typed) == printed
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "开展[专项]检查。",  # not a year
+        "共计（2023）件。",  # 件, not 号
+        "于（2023）年完成。",  # a year in brackets, but no serial and 号
+        "办件编号[2023]。",  # no serial
+        "在【2023】12345热线中。",  # a hotline, not 号
+        "省卫健委（省中医药局）窗口。",  # an ordinary bracket
+        "完成率（95%）。",
+    ],
+)
+def test_other_brackets_are_left_as_typed_when_not_a_document_number(text: str) -> None:
+    assert normalise_item(text) == text
+
+
+@pytest.mark.parametrize(
+    ("typed", "printed"),
+    [
+        ("9月13日-9月16日开展", "9月13日—9月16日开展。"),
+        ("9月13-16日开展", "9月13日—16日开展。"),
+        ("于9.13-9.16开展集中办理", "于9月13日—9月16日开展集中办理。"),
+        ("于9.13～9.16开展", "于9月13日—9月16日开展。"),
+        ("2022.9.13-9.16期间", "2022年9月13日—9月16日期间。"),
+        ("于12.1-12.31开展", "于12月1日—12月31日开展。"),
+    ],
+)
+def test_date_range_is_written_with_month_day_and_an_em_dash_when_plainly_a_range(
+    typed: str, printed: str
+) -> None:
+    assert normalise_item(typed) == printed
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "投资3.5-4.5亿元。",  # figures with a multiplier
+        "增长1.2-1.5倍。",
+        "增长3.5-4.5%。",
+        "升级V1.2-1.3版本。",
+        "按照1.2.3-4.5条执行。",
+        "于9.16-9.13开展。",  # backwards: not a range of days
+        "于2.30-3.1开展。",  # 2月30日 does not exist
+        "COVID-19防控。",
+    ],
+)
+def test_dotted_figures_are_left_as_typed_when_not_plainly_a_date_range(text: str) -> None:
+    assert normalise_item(text) == text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "纳入《四川省电子营业执照应用首批事项清单》。",
+        "印发《关于做好2022年“一网通办”工作的通知》。",
+        "学习《中华人民共和国行政许可法》《优化营商环境条例》。",
+    ],
+)
+def test_title_marks_are_left_as_typed_when_present(text: str) -> None:
+    assert normalise_item(text) == text
+
+
+@pytest.mark.parametrize(
+    ("typed", "printed"),
+    [
+        ("举办第 3 次培训", "举办第3次培训。"),
+        ("第３批名单", "第3批名单。"),
+        ("首届和第二届竞赛", "首届和第二届竞赛。"),
+        ("2022年第31期", "2022年第31期。"),
+    ],
+)
+def test_ordinals_keep_their_numeral_and_lose_spaces_when_typed(typed: str, printed: str) -> None:
+    assert normalise_item(typed) == printed
+
+
+@pytest.mark.parametrize(
+    ("typed", "printed"),
+    [
+        ("共计 4082 件", "共计4082件。"),
+        ("在 3 个工作日内", "在3个工作日内。"),
+        ("2022 年 9 月 16 日", "2022年9月16日。"),
+        ("增长 12.5 %", "增长12.5%。"),
+        ("增长12.5％", "增长12.5%。"),
+        ("增长12.5%，投资3.5亿元", "增长12.5%，投资3.5亿元。"),
+    ],
+)
+def test_spaces_go_and_percent_stays_half_width_when_figures_are_typed(
+    typed: str, printed: str
+) -> None:
+    assert normalise_item(typed) == printed
+
+
+# --- Property: only punctuation and spaces change --------------------------------------------
+
+# What the rules react to: Chinese, Latin, digits of both widths, every bracket a document
+# number may be typed in, dashes, dots, %, title marks, quotes, spaces and line breaks.
+_ALPHABET = st.sampled_from(
+    [
+        *"省卫健委窗口办理受理第号年月日期件次万亿元",
+        *"aZx",
+        *"0123456789０１２３",
+        *"[]()（）【】〔〕［］《》“”\"'",
+        *",.;:?!，。；：？！、-–~～—%％+",
+        *" \u3000\n",
+    ]
+)
+_PROTECTED_WORDS = ("淮纪通", "川府发", "国办发", "省卫健委", "住建厅", "World Health")
+_WRITTEN_DATE = "年月日"  # 9.13 may become 9月13日: these may be added, never removed
+
+
+def _letters_and_digits(text: str) -> str:
+    """Letters and digits of `text` in order, the digits ASCII, without 年月日."""
+    kept = item_content(text.translate(FULL_WIDTH_DIGITS))
+    return "".join(char for char in kept if char not in _WRITTEN_DATE)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.one_of(_ALPHABET, st.sampled_from(_PROTECTED_WORDS)), max_size=40).map("".join))
+def test_normaliser_never_changes_a_digit_a_name_or_the_order_when_given_any_text(
+    body: str,
+) -> None:
+    # 据 first: the submitter's own numbering (1. 一、) is stripped only at the start.
+    text = "据" + body
+    printed = normalise_item(text)
+    assert _letters_and_digits(printed) == _letters_and_digits(text)
+    # A name survives whole (a space may only go where Chinese meets Chinese or a digit).
+    compact = printed.replace(" ", "")
+    for word in _PROTECTED_WORDS:
+        assert compact.count(word.replace(" ", "")) >= text.count(word)

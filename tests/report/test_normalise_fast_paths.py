@@ -18,7 +18,6 @@ import pytest
 
 from report.normalise import (
     _CLOSE_PARENS,
-    _DATE_RANGE_RE,
     _DOUBLE_QUOTES,
     _DOUBLED_PUNCT_RE,
     _ELLIPSIS_RE,
@@ -48,6 +47,7 @@ from report.normalise import (
     _touches_wide,
     clean_text,
     normalise_item,
+    write_gongwen,
 )
 
 # --- The reference: the implementation before the fast paths ---------------------------------
@@ -60,7 +60,7 @@ def reference_normalise_item(text: str) -> str:
     joined = _LEADING_NUMBER_RE.sub("", joined, count=1)
     body, protected = reference_protect(joined)
     body = reference_convert_punctuation(body)
-    body = _DATE_RANGE_RE.sub("\\1—\\2", body)
+    body = write_gongwen(body)
     body = _SPACES_RE.sub(_space_or_nothing, body).strip()
     body = _DOUBLED_PUNCT_RE.sub("\\1", body)
     body = _end_sentence(body)

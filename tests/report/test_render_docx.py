@@ -14,6 +14,7 @@ import pytest
 from docx.document import Document as DocxDocument
 from docx.enum.text import WD_ALIGN_PARAGRAPH, WD_TAB_ALIGNMENT
 from docx.oxml.ns import qn
+from docx.oxml.table import CT_Tbl
 from docx.oxml.text.parfmt import CT_PPr
 from docx.shared import Length, Mm, Pt
 from docx.text.paragraph import Paragraph
@@ -221,34 +222,75 @@ def test_criteria_labels_are_bold_runs_when_rendered(document: DocxDocument) -> 
     ]
 
 
+def _record(document: DocxDocument) -> CT_Tbl:
+    (table,) = document.tables
+    return table._tbl
+
+
 def test_record_has_thick_and_thin_rules_around_14pt_lines_when_rendered(
     document: DocxDocument,
 ) -> None:
-    start = next(i for i, p in enumerate(document.paragraphs) if p.text.startswith("（六）"))
     rows = []
-    for paragraph in document.paragraphs[start + 1 :]:
-        borders = _properties(paragraph).find(qn("w:pBdr"))
-        if borders is not None:
-            rows.append(("rule", borders.find(qn("w:bottom")).get(qn("w:sz"))))
-        else:
-            rows.append((paragraph.text, paragraph.runs[0].font.size))
+    for row in document.tables[0].rows:
+        (cell,) = row.cells
+        borders = cell._tc.tcPr.find(qn("w:tcBorders"))
+        sizes = tuple(
+            None if (side := borders.find(qn(f"w:{name}"))) is None else side.get(qn("w:sz"))
+            for name in ("top", "bottom")
+        )
+        (paragraph,) = cell.paragraphs
+        rows.append((paragraph.text, paragraph.runs[0].font.size, sizes))
     assert rows == [
-        ("rule", "8"),
-        ("报：中心领导。", Pt(14)),
-        ("rule", "6"),
-        ("送：各相关省级部门（单位），中心各处（室）、直属单位。", Pt(14)),
-        ("rule", "6"),
-        ("发：各部门窗口。", Pt(14)),
-        ("rule", "6"),
-        ("（共印 80 份）", Pt(14)),
-        ("rule", "8"),
+        ("报：中心领导。", Pt(14), ("8", "6")),
+        ("送：各相关省级部门（单位），中心各处（室）、直属单位。", Pt(14), (None, "6")),
+        ("发：各部门窗口。", Pt(14), (None, "6")),
+        ("（共印 80 份）", Pt(14), (None, "8")),
     ]
+
+
+def test_record_floats_at_the_foot_of_the_text_area_full_width_when_rendered(
+    document: DocxDocument,
+) -> None:
+    table = _record(document)
+    position = table.tblPr.find(qn("w:tblpPr"))
+    width = table.tblPr.find(qn("w:tblW"))
+    assert (
+        position.get(qn("w:vertAnchor")),
+        position.get(qn("w:tblpYSpec")),
+        position.get(qn("w:horzAnchor")),
+        position.get(qn("w:tblpX")),
+        width.get(qn("w:w")),
+    ) == ("margin", "bottom", "page", str(Mm(28).twips), str(Mm(156).twips))
+
+
+def test_record_is_anchored_to_the_last_line_of_the_body_when_rendered(
+    document: DocxDocument,
+) -> None:
+    # A floating table belongs to the paragraph after it: the last criterion, which moves
+    # to the next page with the 版记 when the body leaves no room for it.
+    following = _record(document).getnext()
+    assert Paragraph(following, document).text.startswith("（六）大厅防控情况。")
+    assert following.getnext().tag == qn("w:sectPr")
+
+
+@pytest.mark.parametrize("breaks", [1, 2])
+def test_record_sits_alone_pages_later_when_asked_for_page_breaks(breaks: int) -> None:
+    stream = io.BytesIO()
+    render_docx(compile_draft(*reference()), stream, record_page_breaks=breaks)
+    document = docx.Document(io.BytesIO(stream.getvalue()))
+    breaking = [p for p in document.paragraphs if p.paragraph_format.page_break_before]
+    assert len(breaking) == breaks
+    assert _record(document).getnext() is breaking[-1]._p
+    assert document.paragraphs[-breaks - 1].text.startswith("（六）")
+    assert all(p.text == "" for p in breaking)
 
 
 def test_print_count_is_right_aligned_one_character_in_when_rendered(
     document: DocxDocument,
 ) -> None:
-    paragraph_format = _style_format(_paragraph(document, "（共印 80 份）"))
+    (paragraph,) = document.tables[0].rows[-1].cells[0].paragraphs
+    assert paragraph.text == "（共印 80 份）"
+    paragraph_format = _style_format(paragraph)
     assert (paragraph_format.alignment, paragraph_format.right_indent) == (
         WD_ALIGN_PARAGRAPH.RIGHT,
         Pt(14),
@@ -323,14 +365,12 @@ def test_libreoffice_converts_the_docx_to_pdf_when_installed(
     assert pdf.exists() and pdf.stat().st_size > 0 and pdf.read_bytes().startswith(b"%PDF")
 
 
-def test_record_block_keeps_together_and_rules_skip_the_grid_when_rendered(
+def test_headings_keep_with_their_first_item_and_lines_avoid_widows_when_rendered(
     document: DocxDocument,
 ) -> None:
-    rule = document.styles["Bulletin Rule"]
-    snap = rule.element.pPr.find(qn("w:snapToGrid"))
-    record_styles = [document.styles[name] for name in ("Bulletin Record", "Bulletin Print Count")]
-    assert (
-        snap.get(qn("w:val")),
-        rule.paragraph_format.keep_with_next,
-        [style.paragraph_format.keep_with_next for style in record_styles],
-    ) == ("0", True, [True, True])
+    keep = [
+        document.styles[name].paragraph_format.keep_with_next
+        for name in ("Bulletin Heading 1", "Bulletin Heading 2")
+    ]
+    assert keep == [True, True]
+    assert document.styles["Normal"].paragraph_format.widow_control is True

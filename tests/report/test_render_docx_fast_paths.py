@@ -39,8 +39,12 @@ class ReferenceWriter:
         self._style_ids = {spec.name: document.styles[spec.name].style_id for spec in STYLES}
         self._run_properties: dict[tuple[str, bool], BaseOxmlElement] = {}
 
-    def paragraph(self, spec: module._StyleSpec, text: str = "") -> Paragraph:
+    def paragraph(
+        self, spec: module._StyleSpec, text: str = "", *, into: BaseOxmlElement | None = None
+    ) -> Paragraph:
         paragraph = self._document.add_paragraph()
+        if into is not None:  # a 版记 table cell
+            into.append(paragraph._p)
         paragraph._p.style = self._style_ids[spec.name]
         if text:
             self.run(paragraph, text, spec)
@@ -74,7 +78,7 @@ def _reference_docx(draft: Draft, monkeypatch: pytest.MonkeyPatch) -> bytes:
     module._set_up_document(document)
     with monkeypatch.context() as patch:
         patch.setattr(module, "_Writer", ReferenceWriter)
-        module._write_body(document, draft)
+        module._write_body(document, draft, record_page_breaks=0)
     stream = io.BytesIO()
     document.save(stream)
     return stream.getvalue()
