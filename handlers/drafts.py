@@ -88,10 +88,29 @@ async def deliver_draft(
     is_workday: Callable[[date], bool] = monday_to_friday,
 ) -> int:
     """Queue the draft to every editor once per `version`; return how many were queued."""
+    sent = await draft_or_refusal(session, issue, template, now, typeset, is_workday)
+    return await queue_draft(session, issue, sent, now, version)
+
+
+async def draft_or_refusal(
+    session: AsyncSession,
+    issue: Issue,
+    template: BulletinTemplate,
+    now: datetime,
+    typeset: Typesetter = docx_only,
+    is_workday: Callable[[date], bool] = monday_to_friday,
+) -> list[Outgoing]:
+    """The draft's messages, or the one message saying why it cannot be made yet. Reads only."""
     try:
-        sent = await draft_messages(session, issue, template, now, typeset, is_workday)
+        return await draft_messages(session, issue, template, now, typeset, is_workday)
     except DraftError as error:
-        sent = [Outgoing(messages.draft_failed(issue_line(issue), error.user_message))]
+        return [Outgoing(messages.draft_failed(issue_line(issue), error.user_message))]
+
+
+async def queue_draft(
+    session: AsyncSession, issue: Issue, sent: list[Outgoing], now: datetime, version: str
+) -> int:
+    """Queue the draft's messages to every editor once per `version`; return how many."""
     queued = 0
     for index, message in enumerate(sent):
         # The .docx keeps the key it always had; the PDF is a second message of its own.

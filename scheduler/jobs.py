@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from handlers import messages
 from handlers.bulletin import Typesetter, docx_only
-from handlers.drafts import deliver_draft, notify_editors
+from handlers.drafts import draft_or_refusal, notify_editors, queue_draft
 from handlers.prompts import PromptKind, prompt_windows
 from handlers.types import Outgoing
 from report.bulletin import BulletinTemplate
@@ -306,18 +306,17 @@ async def _close(
     if issue is None:
         return []
     deadline = issue.deadline_at or plan.deadline
-    if now < deadline or not await _once(session, f"close:{issue.id}:{deadline.isoformat()}", now):
+    if now < deadline:
+        return []
+    # Lay the draft out before the first write: on SQLite that write takes the database's write
+    # lock, which every conversation turn waits for, and LibreOffice takes seconds.
+    sent = await draft_or_refusal(
+        session, issue, settings.template, now, settings.typeset, settings.calendar.is_workday
+    )
+    if not await _once(session, f"close:{issue.id}:{deadline.isoformat()}", now):
         return []
     await issues.close_issue(session, issue, now)
-    await deliver_draft(
-        session,
-        issue,
-        settings.template,
-        now,
-        deadline.isoformat(),
-        settings.typeset,
-        settings.calendar.is_workday,
-    )
+    await queue_draft(session, issue, sent, now, deadline.isoformat())
     logger.info("issue closed and draft delivered", extra={"issue_id": issue.id})
     return [f"close {issue.period_start}"]
 

@@ -99,7 +99,7 @@ async def test_editor_gets_draft_once_when_process_dies_between_deadline_and_del
     async def die(*args: object, **kwargs: object) -> int:
         raise SystemExit("killed")
 
-    monkeypatch.setattr(jobs, "deliver_draft", die)
+    monkeypatch.setattr(jobs, "queue_draft", die)
     with pytest.raises(SystemExit):
         await jobs.run_due_jobs(app.sessions, app.week, at(FRIDAY, 12))
     await app.close()
@@ -150,13 +150,13 @@ from tests.fakes import start_app
 async def main() -> None:
     clock = FrozenClock(datetime(2022, 9, 23, 12, 0, 30, tzinfo=SHANGHAI))
     app = await start_app(Path(sys.argv[1]), sys.argv[2], clock)
-    real = jobs.deliver_draft
+    real = jobs.queue_draft
 
     async def deliver_then_die(*args, **kwargs):
         await real(*args, **kwargs)  # the draft is queued in the open transaction ...
         os.kill(os.getpid(), signal.SIGKILL)  # ... and the process dies before the commit
 
-    jobs.deliver_draft = deliver_then_die
+    jobs.queue_draft = deliver_then_die
     await jobs.run_due_jobs(app.sessions, app.week, clock.now())
 
 asyncio.run(main())

@@ -322,7 +322,7 @@ async def test_a_failing_job_is_reported_once_retried_and_never_blocks_the_next_
     async def broken(*args: object, **kwargs: object) -> int:
         raise RuntimeError("compile crashed")
 
-    monkeypatch.setattr("scheduler.jobs.deliver_draft", broken)
+    monkeypatch.setattr("scheduler.jobs.queue_draft", broken)
     with caplog.at_level(logging.WARNING, logger="scheduler.jobs"):
         assert await week.run_at(at(friday, 12)) == ["failed close 2022-09-19"]
         assert await week.run_at(at(friday, 12, 1)) == ["failed close 2022-09-19"]
