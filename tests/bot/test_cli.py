@@ -16,9 +16,11 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 import pytest
+import time_machine
 
 from bot import messages
 from bot.app import open_app_from
@@ -27,6 +29,7 @@ from bot.config import default_config_text, load_config, write_default_config
 from bot.errors import ConfigError
 from handlers import messages as handler_messages
 from report import messages as report_messages
+from scheduler.clock import SHANGHAI
 from storage.models import Role
 from tests.fakes import Person, RecordingChannel, invite_code
 
@@ -42,6 +45,18 @@ COMMANDS = (
     "init", "run", "chat", "invite", "issue", "issue open", "issue number", "draft", "status",
     "demo", "bench",
 )  # fmt: skip
+
+
+# The commands run in-process read the system clock (SystemClock): each test pins it, ticking,
+# to the reference issue's Wednesday, so that it sees the same week whatever day it runs on.
+# The commands run as processes (--help, bench) keep the real clock; .ci/any-day sets that.
+REFERENCE_NOW = datetime(2022, 9, 14, 10, tzinfo=SHANGHAI)
+
+
+@pytest.fixture(autouse=True)
+def reference_wednesday() -> Iterator[None]:
+    with time_machine.travel(REFERENCE_NOW, tick=True):
+        yield
 
 
 @dataclass(frozen=True, slots=True)
@@ -402,6 +417,14 @@ def test_issue_open_prints_issue_and_period_when_week_has_working_days(
     assert run.code == 0, run.err
     assert f"{REFERENCE_ISSUE_LINE}，报送期间{REFERENCE_PERIOD}" in run.out
     assert run.out.startswith(messages.ISSUE_OPENED.split("{issue_line}")[0] + REFERENCE_ISSUE_LINE)
+
+
+def test_issue_open_opens_this_weeks_issue_when_no_date_is_given(
+    config_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run = zhoubao(capsys, config_path, "issue", "open")
+
+    assert run == Run(0, issue_opened(windows=0) + "\n", "")
 
 
 def test_issue_open_says_already_open_when_run_twice_in_one_week(
