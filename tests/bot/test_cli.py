@@ -40,7 +40,9 @@ REFERENCE_DAY = "2022-09-14"
 REFERENCE_ISSUE_LINE = "2022年第31期（总第406期）"
 REFERENCE_PERIOD = "（9月13日—9月16日）"
 REFERENCE_DEADLINE = "9月16日（周五）12:00"
-# The commands run with the process clock on the Wednesday of that week, 10:00 in Shanghai.
+# The commands run in-process read the system clock (SystemClock): each test pins it, ticking,
+# to the reference issue's Wednesday, so that it sees the same week whatever day it runs on.
+# The commands run as processes (--help, bench) keep the real clock; .ci/any-day sets that.
 REFERENCE_NOW = datetime(2022, 9, 14, 10, tzinfo=ZoneInfo("Asia/Shanghai"))
 # The reference issue's year-to-date figures, in the order the editor is asked for them.
 REFERENCE_FIGURES = ("617058", "611244", "19691982", "7463962", "49602", "50398")
@@ -481,6 +483,14 @@ def test_issue_open_prints_issue_and_period_when_week_has_working_days(
     assert run.code == 0, run.err
     assert f"{REFERENCE_ISSUE_LINE}，报送期间{REFERENCE_PERIOD}" in run.out
     assert run.out.startswith(messages.ISSUE_OPENED.split("{issue_line}")[0] + REFERENCE_ISSUE_LINE)
+
+
+def test_issue_open_opens_this_weeks_issue_when_no_date_is_given(
+    config_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run = zhoubao(capsys, config_path, "issue", "open")
+
+    assert run == Run(0, issue_opened(windows=0) + "\n", "")
 
 
 def test_issue_open_says_already_open_when_run_twice_in_one_week(
