@@ -9,7 +9,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers import messages
 from handlers.common import EDITOR_ROLES, ask, excerpt, latest_issue, period_of, require_role
-from handlers.conversation import END, Conversation, Reply, State, StepContext, choice_or_text
+from handlers.conversation import (
+    END,
+    Conversation,
+    Reply,
+    State,
+    StepContext,
+    choice_or_text,
+    offered_values,
+)
 from handlers.drafts import draft_message, issue_line
 from handlers.errors import InputRejected
 from handlers.prompts import PromptKind, send_prompts
@@ -101,10 +109,10 @@ async def _prompt_subsection(ctx: StepContext) -> list[Outgoing]:
 
 async def _handle_subsection(ctx: StepContext, update: Incoming) -> Reply:
     value = choice_or_text(update)
-    keys = {sub.key for sub in ctx.settings.template.subsections}
-    if not value.startswith(SUBSECTION_PREFIX) or value[len(SUBSECTION_PREFIX) :] not in keys:
+    # Only a subsection the prompt offered, one with items: an empty one has no order to set.
+    if value not in offered_values(ctx) or not value.startswith(SUBSECTION_PREFIX):
         raise InputRejected(messages.CHOOSE_NUMBER)
-    ctx.data["subsection"] = value[len(SUBSECTION_PREFIX) :]
+    ctx.data["subsection"] = value.removeprefix(SUBSECTION_PREFIX)
     return Reply([], "order.list")
 
 
@@ -142,8 +150,15 @@ async def _handle_list(ctx: StepContext, update: Incoming) -> Reply:
         .replace("、", " ")
         .split()
     )
-    wanted = [int(w) for w in words if w.isdecimal() and w.isascii()]
-    if len(words) != len(wanted) or sorted(wanted) != list(range(1, len(current) + 1)):
+    # A number longer than the list is long is none of its positions (and int() refuses one
+    # of more than 4,300 digits with an error).
+    most = len(str(len(current)))
+    wanted = [int(w) for w in words if w.isdecimal() and w.isascii() and len(w) <= most]
+    if (
+        not current
+        or len(words) != len(wanted)
+        or sorted(wanted) != list(range(1, len(current) + 1))
+    ):
         raise InputRejected(messages.order_bad(len(current)))
     grouped[str(ctx.data["subsection"])] = [current[n - 1] for n in wanted]
     # Positions are global, so write the whole issue's order in template order.

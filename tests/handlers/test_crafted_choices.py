@@ -1,0 +1,166 @@
+"""Crafted button values and typed numbers: every one a Chinese refusal, never an error."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import pytest
+
+from bot.app import App
+from handlers import messages
+from scheduler.clock import SHANGHAI, FrozenClock
+from storage.models import Role
+from tests.fakes import Person, RecordingChannel, bound_person, texts
+from tests.handlers.support import (
+    BUSINESS_ENVIRONMENT,
+    COMMERCE,
+    ITEM,
+    OTHER_ITEM,
+    SERVICE_EFFICIENCY,
+    add_item,
+    all_items,
+    current_issue,
+    open_week,
+    state_of,
+)
+
+
+@pytest.mark.parametrize("value", ["item:²", "item:" + "9" * 30, "item:٣", "item:-1", "item:"])
+async def test_a_crafted_item_id_is_refused_not_an_error(
+    app: App, channel: RecordingChannel, value: str
+) -> None:
+    await open_week(app)
+    staff = await bound_person(app, channel, "商务厅小王", Role.STAFF, COMMERCE)
+    await add_item(app, staff, BUSINESS_ENVIRONMENT, ITEM)
+    await staff.send(messages.LABEL_MY_ITEMS)
+
+    assert texts(await staff.send(choice=value)) == [messages.CHOOSE_NUMBER]
+    assert await state_of(app, staff) == "items.list"
+
+
+@pytest.mark.parametrize("value", ["win:" + "9" * 20, "win:" + "9" * 10, "win:٣", "win:0"])
+async def test_a_crafted_window_id_is_refused_not_an_error(
+    app: App, channel: RecordingChannel, value: str
+) -> None:
+    await open_week(app)
+    editor = await bound_person(app, channel, "编辑老陈", Role.EDITOR)
+    await editor.send(messages.LABEL_WINDOWS)
+
+    assert texts(await editor.send(choice=value)) == [messages.CHOOSE_NUMBER]
+    assert await state_of(app, editor) == "hall.window"
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "until:9999-12-31T23:59:59-14:00",
+        "until:2099-09-14T18:00:00+08:00",
+        "until:2022-09-16T12:00:00+08:00",  # a working day, but not offered
+        "until:2022-09-14T18:00:00",
+    ],
+)
+async def test_a_deadline_not_offered_is_refused_and_the_deadline_kept(
+    app: App, channel: RecordingChannel, value: str
+) -> None:
+    await open_week(app)
+    editor = await bound_person(app, channel, "编辑老陈", Role.EDITOR)
+    before = (await current_issue(app)).deadline_at
+    await editor.send(messages.LABEL_EXTEND)
+
+    assert texts(await editor.send(choice=value)) == [messages.CHOOSE_NUMBER]
+    assert await state_of(app, editor) == "deadline.choose"
+    assert (await current_issue(app)).deadline_at == before
+
+
+async def test_an_offered_deadline_that_has_passed_is_asked_again_with_times_from_now(
+    app: App, channel: RecordingChannel, clock: FrozenClock
+) -> None:
+    await open_week(app)
+    editor = await bound_person(app, channel, "编辑老陈", Role.EDITOR)
+    await editor.send(messages.LABEL_EXTEND)  # Wednesday 10:00: 12:00 comes first
+    clock.set(datetime(2022, 9, 14, 13, tzinfo=SHANGHAI))
+
+    replies = await editor.send("1")
+
+    assert texts(replies) == [messages.DEADLINE_IN_PAST, messages.ask_deadline(messages.NONE)]
+    assert replies[-1].choices[0].label == "9月14日（周三）15:00"
+    assert (await current_issue(app)).deadline_at is None
+    assert await state_of(app, editor) == "deadline.choose"
+
+
+async def test_a_deadline_in_the_next_year_is_offered_and_confirmed_with_its_year(
+    app: App, channel: RecordingChannel, clock: FrozenClock
+) -> None:
+    await open_week(app)
+    editor = await bound_person(app, channel, "编辑老陈", Role.EDITOR)
+    clock.set(datetime(2022, 12, 30, 23, tzinfo=SHANGHAI))  # Friday night before 元旦
+
+    offered = await editor.send(messages.LABEL_EXTEND)
+    replies = await editor.send("1")
+
+    first = "2023年1月3日（周二）12:00"  # 1 and 2 January are the New Year holiday
+    assert offered[-1].choices[0].label == first
+    assert texts(replies)[0] == messages.deadline_moved(first)
+    deadline = (await current_issue(app)).deadline_at
+    assert deadline == datetime(2023, 1, 3, 12, tzinfo=SHANGHAI)
+
+
+async def test_an_offered_deadline_this_year_is_confirmed_without_a_year(
+    app: App, channel: RecordingChannel
+) -> None:
+    await open_week(app)
+    editor = await bound_person(app, channel, "编辑老陈", Role.EDITOR)
+    await editor.send(messages.LABEL_EXTEND)
+
+    replies = await editor.send(choice="until:2022-09-14T18:00:00+08:00")
+
+    assert texts(replies)[0] == messages.deadline_moved("9月14日（周三）18:00")
+    deadline = (await current_issue(app)).deadline_at
+    assert deadline == datetime(2022, 9, 14, 18, tzinfo=SHANGHAI)
+
+
+# --- the order of items ---
+
+
+async def _editor_at_order_list(app: App, channel: RecordingChannel) -> Person:
+    await open_week(app)
+    staff = await bound_person(app, channel, "商务厅小王", Role.STAFF, COMMERCE)
+    await add_item(app, staff, BUSINESS_ENVIRONMENT, ITEM)
+    await add_item(app, staff, BUSINESS_ENVIRONMENT, OTHER_ITEM)
+    editor = await bound_person(app, channel, "编辑老陈", Role.EDITOR)
+    await editor.say_all(messages.LABEL_ORDER, "1")
+    assert await state_of(app, editor) == "order.list"
+    return editor
+
+
+@pytest.mark.parametrize("typed", ["1" * 5000, "2 " + "0" * 5000 + "1", "02 1", "2 1 3", "9" * 30])
+async def test_an_order_with_a_number_no_position_has_is_refused_not_an_error(
+    app: App, channel: RecordingChannel, typed: str
+) -> None:
+    editor = await _editor_at_order_list(app, channel)
+
+    assert texts(await editor.send(typed)) == [messages.order_bad(2)]
+    assert [item.position for item in await all_items(app)] == [None, None]
+
+
+async def test_a_subsection_without_items_is_not_offered_for_ordering_nor_accepted(
+    app: App, channel: RecordingChannel
+) -> None:
+    editor = await _editor_at_order_list(app, channel)
+    await editor.send("返回")
+    assert await state_of(app, editor) == "order.subsection"
+
+    # With no items there is no order to give; an empty answer would have "saved" one.
+    assert texts(await editor.send(choice=f"sub:{SERVICE_EFFICIENCY}")) == [messages.CHOOSE_NUMBER]
+    assert await state_of(app, editor) == "order.subsection"
+
+
+async def test_a_figure_of_thousands_of_digits_is_refused_as_not_a_number(
+    app: App, channel: RecordingChannel
+) -> None:
+    await open_week(app)
+    editor = await bound_person(app, channel, "编辑老陈", Role.EDITOR)
+    await editor.send(messages.LABEL_STATISTICS)
+
+    assert texts(await editor.send("1" * 5000)) == [messages.NOT_A_NUMBER]
+    assert await state_of(app, editor) == "stats.figure"
