@@ -139,6 +139,8 @@ async def _prompt_list(ctx: StepContext) -> list[Outgoing]:
 
 
 async def _handle_list(ctx: StepContext, update: Incoming) -> Reply:
+    # Asked again here: the step may have been saved before the member's role changed.
+    require_role(ctx, EDITOR_ROLES, messages.EDITOR_ONLY)
     issue = await latest_issue(ctx)
     grouped = await _ordered_ids(ctx, issue)
     current = grouped.get(str(ctx.data["subsection"]), [])

@@ -10,7 +10,8 @@ from bot.app import App
 from handlers import messages
 from scheduler.clock import SHANGHAI, FrozenClock
 from storage.models import Role
-from tests.fakes import Person, RecordingChannel, bound_person, texts
+from storage.repositories import conversations
+from tests.fakes import Person, RecordingChannel, bound_person, invite_code, texts
 from tests.handlers.support import (
     BUSINESS_ENVIRONMENT,
     COMMERCE,
@@ -20,8 +21,10 @@ from tests.handlers.support import (
     add_item,
     all_items,
     current_issue,
+    member_of,
     open_week,
     state_of,
+    stored_state,
 )
 
 
@@ -164,3 +167,30 @@ async def test_a_figure_of_thousands_of_digits_is_refused_as_not_a_number(
 
     assert texts(await editor.send("1" * 5000)) == [messages.NOT_A_NUMBER]
     assert await state_of(app, editor) == "stats.figure"
+
+
+async def test_an_order_from_someone_no_longer_an_editor_is_refused(
+    app: App, channel: RecordingChannel
+) -> None:
+    editor = await _editor_at_order_list(app, channel)
+    saved = await stored_state(app, editor)
+    assert saved is not None
+    # The same person, bound again as window staff, with the order step still saved.
+    await editor.say_all("取消", await invite_code(app, Role.STAFF, COMMERCE))
+    member = await member_of(app, editor)
+    assert member is not None and member.role == Role.STAFF
+    key = editor.key
+    async with app.sessions() as session, session.begin():
+        await conversations.save_state(
+            session,
+            key.channel.value,
+            key.chat_id,
+            key.user_id,
+            conversation=saved.conversation,
+            state=saved.state,
+            data=saved.data,
+            now=app.clock(),
+        )
+
+    assert texts(await editor.send("2 1")) == [messages.EDITOR_ONLY]
+    assert [item.position for item in await all_items(app)] == [None, None]
