@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 
 import pytest
@@ -10,7 +11,7 @@ from bot.app import App
 from handlers import messages
 from scheduler.clock import SHANGHAI, FrozenClock
 from storage.models import Role
-from storage.repositories import conversations
+from storage.repositories import conversations, figures
 from tests.fakes import Person, RecordingChannel, bound_person, invite_code, texts
 from tests.handlers.support import (
     BUSINESS_ENVIRONMENT,
@@ -25,6 +26,7 @@ from tests.handlers.support import (
     open_week,
     state_of,
     stored_state,
+    window_items,
 )
 
 
@@ -194,3 +196,37 @@ async def test_an_order_from_someone_no_longer_an_editor_is_refused(
 
     assert texts(await editor.send("2 1")) == [messages.EDITOR_ONLY]
     assert [item.position for item in await all_items(app)] == [None, None]
+
+
+# --- unpaired surrogates ---
+
+
+def _has_surrogate(text: str) -> bool:
+    return any("\ud800" <= char <= "\udfff" for char in text)
+
+
+async def test_lone_surrogates_never_reach_a_row_or_a_reply_from_binding_to_saving(
+    app: App, channel: RecordingChannel
+) -> None:
+    """A broken decoder's surrogates in a name, a code, an item, a button and a finding: the
+    text gate drops them before a step sees them (PostgreSQL would refuse to store them)."""
+    await open_week(app)
+    staff = Person(app, "商务厅小王", channel)
+    code = await invite_code(app, Role.STAFF, COMMERCE)
+    bind = staff.incoming(code[:4] + "\ud800" + code[4:])
+    await app.engine.handle(replace(bind, display_name="小王\udc00"))
+    replies = await staff.say_all(messages.LABEL_SUBMIT, "\udfff1", "本周\ud800办结业务4082件。")
+    replies += await staff.send(choice="confirm\udbff")
+    inspector = await bound_person(app, channel, "巡查员", Role.INSPECTOR)
+    replies += await inspector.send(messages.LABEL_INSPECTION)
+    others = ("1",) * (len(app.settings.template.criteria) - 1)  # 总体情况良好 for the rest
+    replies += await inspector.say_all("大厅\ud800秩序良好", *others, "1\udc00")  # 确认保存
+
+    assert all(not _has_surrogate(r.text) and r.text != messages.INTERNAL_ERROR for r in replies)
+    member = await member_of(app, staff)
+    assert member is not None and member.display_name == "小王"
+    assert [item.text for item in await window_items(app, COMMERCE)] == ["本周办结业务4082件。"]
+    async with app.sessions() as session:
+        verdicts = await figures.verdicts(session, (await current_issue(app)).id)
+    assert "大厅秩序良好。" in verdicts.values()
+    assert not any(_has_surrogate(verdict) for verdict in verdicts.values())
