@@ -230,3 +230,17 @@ async def test_lone_surrogates_never_reach_a_row_or_a_reply_from_binding_to_savi
         verdicts = await figures.verdicts(session, (await current_issue(app)).id)
     assert "大厅秩序良好。" in verdicts.values()
     assert not any(_has_surrogate(verdict) for verdict in verdicts.values())
+
+
+async def test_a_display_name_longer_than_its_column_is_cut_not_an_error(
+    app: App, channel: RecordingChannel
+) -> None:
+    await open_week(app)
+    staff = Person(app, "商务厅小王", channel)
+    code = await invite_code(app, Role.STAFF, COMMERCE)
+
+    await app.engine.handle(replace(staff.incoming(code), display_name="名" * 300))
+
+    assert messages.INTERNAL_ERROR not in texts(await staff.inbox())
+    member = await member_of(app, staff)
+    assert member is not None and member.display_name == "名" * 200
