@@ -7,6 +7,8 @@ question. Hypothesis then sends updates whose text and button value are anything
 unpaired surrogates and noncharacters, numbers of forty digits or negative ones, circled,
 parenthesised, full-width and superscript digits, the handlers' own prefixes (item:, win:,
 until:, sub:) with any suffix, empty and blank messages, texts of thousands of characters.
+Half of what it makes is built from the step's own choices, and every step also gets a fixed
+corpus (`corpus`): the inputs that once broke a parse, so they are tried on every run.
 
 For each input: no reply is messages.INTERNAL_ERROR, nothing is logged as an error, and
 unless the input was a legitimate answer (a choice the step offered, by value, label or typed
@@ -18,6 +20,8 @@ update writes, so they are not compared.
 The same steps are also fed to every other role, with the state row saved directly (someone
 whose role changed mid-conversation), and a stranger's message is fed to the binding step.
 
+ZHOUBAO_HOSTILE_EXAMPLES=500 searches deeper than the few examples a case CI runs.
+
 Hypothesis runs in a loop of its own (an `asyncio.Runner` around the app), so that one app
 serves every example of a case and failing inputs still shrink.
 """
@@ -27,6 +31,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import operator
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta, timezone
@@ -461,7 +466,14 @@ def _storable(text: str) -> bool:
     return True
 
 
+# A deeper search than CI's, e.g. ZHOUBAO_HOSTILE_EXAMPLES=500: Hypothesis examples a case.
+EXAMPLES_ENV: Final = "ZHOUBAO_HOSTILE_EXAMPLES"
+
+
 def _examples(db_url: str, sqlite: int, postgresql: int) -> int:
+    """Examples a case: few, so that the file stays under a minute on SQLite."""
+    if os.environ.get(EXAMPLES_ENV):
+        return int(os.environ[EXAMPLES_ENV])
     return postgresql if db_url.startswith("postgresql") else sqlite
 
 
