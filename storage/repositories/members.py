@@ -4,18 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
-from typing import Final
 
-from sqlalchemy import String, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import Invite, Member
-
-# A display name is the channel's to choose and only labels the member: one longer than its
-# column is cut, not refused by PostgreSQL (SQLite would keep it whole).
-_NAME_TYPE = Member.__table__.c.display_name.type
-assert isinstance(_NAME_TYPE, String) and _NAME_TYPE.length is not None
-_NAME_LENGTH: Final = _NAME_TYPE.length
+from storage.models import DISPLAY_NAME_LENGTH, Invite, Member
 
 
 async def get_member(session: AsyncSession, channel: str, user_id: str) -> Member | None:
@@ -85,7 +78,9 @@ async def bind_member(
         member = Member(channel=channel, user_id=user_id, bound_at=now)
         session.add(member)
     member.chat_id = chat_id
-    member.display_name = display_name[:_NAME_LENGTH]
+    # The channel chooses the name and it only labels the member: one longer than the column
+    # is cut, not refused by PostgreSQL (SQLite would keep it whole).
+    member.display_name = display_name[:DISPLAY_NAME_LENGTH]
     member.window_id = invite.window_id
     member.role = invite.role
     member.bound_at = now
