@@ -584,7 +584,7 @@ def test_hostile_input_at_every_step_is_refused_without_harm(
     tmp_path: Path, db_url: str, caplog: pytest.LogCaptureFixture, case: Case
 ) -> None:
     _on_postgresql(db_url, case)
-    _run(tmp_path, db_url, caplog, [case], _examples(db_url, sqlite=25, postgresql=10))
+    _run(tmp_path, db_url, caplog, [case], _examples(db_url, sqlite=15, postgresql=10))
 
 
 @pytest.mark.parametrize(
@@ -594,7 +594,7 @@ def test_a_step_saved_for_a_role_that_cannot_reach_it_changes_nothing(
     tmp_path: Path, db_url: str, caplog: pytest.LogCaptureFixture, cases: list[Case]
 ) -> None:
     _on_postgresql(db_url)
-    _run(tmp_path, db_url, caplog, cases, _examples(db_url, sqlite=5, postgresql=0))
+    _run(tmp_path, db_url, caplog, cases, _examples(db_url, sqlite=3, postgresql=0))
 
 
 @pytest.mark.parametrize("case", CLOSED_CASES, ids=[case.name for case in CLOSED_CASES])
@@ -602,5 +602,5 @@ def test_hostile_input_at_a_step_whose_issue_closed_meanwhile_is_refused_without
     tmp_path: Path, db_url: str, caplog: pytest.LogCaptureFixture, case: Case
 ) -> None:
     _on_postgresql(db_url)
-    examples = _examples(db_url, sqlite=8, postgresql=0)
+    examples = _examples(db_url, sqlite=5, postgresql=0)
     _run(tmp_path, db_url, caplog, [case], examples, with_corpus=False)
