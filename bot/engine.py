@@ -27,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from handlers import messages
 from handlers.binding import answer_stranger, code_of, is_locked, try_bind, unbound_reply
 from handlers.conversation import (
+    CHOICES_KEY,
     END,
     MEMO_ISSUE,
     MEMO_WINDOW,
@@ -50,7 +51,6 @@ from storage.repositories.guards import GuardRecord
 logger = logging.getLogger(__name__)
 
 MENU_STATE = "menu.main"
-CHOICES_KEY = "_choices"  # the choices last offered, so a typed "2" can be mapped back
 
 # Most updates committed together. Each batch costs a few milliseconds whatever its size (the
 # batch's statements, the commit, the hand-offs around them): at 2,000 chats typing at once,

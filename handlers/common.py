@@ -121,6 +121,32 @@ async def member_window(ctx: StepContext) -> Window:
     return window
 
 
+# The largest row id a choice may carry: an INTEGER key on PostgreSQL (SQLite holds 2**63 - 1).
+# A longer number is no id we ever offered, and the database would refuse it with an error.
+MAX_ROW_ID: Final = 2**31 - 1
+_MAX_ID_DIGITS: Final = len(str(MAX_ROW_ID))
+
+
+def choice_id(value: str, prefix: str) -> int:
+    """The row id in a choice value such as item:42; refused unless it is one a prompt could
+    have offered: ASCII digits after `prefix`, from 1 to `MAX_ROW_ID`.
+
+    A button's value comes back from the network as sent, so nothing stops a crafted
+    "item:²", "item:٣" or "win:" followed by twenty nines: each is a refusal, never an error.
+    """
+    digits = value.removeprefix(prefix)
+    if (
+        not value.startswith(prefix)
+        or not (digits.isascii() and digits.isdecimal())
+        or len(digits) > _MAX_ID_DIGITS
+    ):
+        raise InputRejected(messages.CHOOSE_NUMBER)
+    number = int(digits)
+    if not 1 <= number <= MAX_ROW_ID:
+        raise InputRejected(messages.CHOOSE_NUMBER)
+    return number
+
+
 def require_role(ctx: StepContext, allowed: frozenset[str], refusal: str) -> int:
     """The member's id if their role is allowed; rejected otherwise."""
     if ctx.member is None or ctx.member.role not in allowed:

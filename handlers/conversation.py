@@ -22,6 +22,9 @@ from report.bulletin import BulletinTemplate
 from storage.models import Member
 
 END: Final = "end"  # next_state=END deletes the state row
+# In a state's data: the choices its prompt offered last, as [value, label] pairs. The engine
+# writes it with every prompt, so a typed "2" maps back and a button is checked against it.
+CHOICES_KEY: Final = "_choices"
 
 
 @dataclass(slots=True)
@@ -99,6 +102,11 @@ class Conversation:
     name: str
     states: Mapping[str, State]  # "intake.text" -> State
     timeout: timedelta = timedelta(hours=12)
+
+
+def offered_values(ctx: StepContext) -> set[str]:
+    """The values of the choices the step's prompt offered (nothing for a free-text step)."""
+    return {str(pair[0]) for pair in ctx.data.get(CHOICES_KEY, []) if pair}
 
 
 def choice_or_text(update: Incoming) -> str:

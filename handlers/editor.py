@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -11,7 +11,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from handlers import messages
 from handlers.bulletin import issue_content
 from handlers.common import EDITOR_ROLES, ask, excerpt, latest_issue, period_of, require_role
-from handlers.conversation import END, Conversation, Reply, State, StepContext, choice_or_text
+from handlers.conversation import (
+    END,
+    Conversation,
+    Reply,
+    State,
+    StepContext,
+    choice_or_text,
+    offered_values,
+)
 from handlers.drafts import draft_messages, issue_line, working_days_from
 from handlers.errors import InputRejected
 from handlers.prompts import PromptKind, send_prompts
@@ -110,6 +118,10 @@ async def _prompt_date(ctx: StepContext) -> list[Outgoing]:
     return [ask(messages.COMPILE_ASK_DATE, *choices)]
 
 
+DATE_BEHIND = timedelta(days=31)  # an issue dated back to last month is still plausible
+DATE_AHEAD = timedelta(days=62)
+
+
 def _parse_date(value: str, today: date) -> date | None:
     if value.startswith(DATE_PREFIX):
         value = value[len(DATE_PREFIX) :]
@@ -124,11 +136,17 @@ def _parse_date(value: str, today: date) -> date | None:
 
 
 async def _handle_date(ctx: StepContext, update: Incoming) -> Reply:
+    require_role(ctx, EDITOR_ROLES, messages.EDITOR_ONLY)
     issue = await latest_issue(ctx)
     today = ctx.now.astimezone(ZoneInfo(ctx.settings.timezone_name)).date()
+    if update.choice is not None and update.choice not in offered_values(ctx):
+        raise InputRejected(messages.COMPILE_BAD_DATE)  # a button this step never showed
     day = _parse_date(choice_or_text(update), today)
     if day is None:
         raise InputRejected(messages.COMPILE_BAD_DATE)
+    # A typed date is an issue date only near today: a year's slip is a typing mistake.
+    if not today - DATE_BEHIND <= day <= today + DATE_AHEAD:
+        raise InputRejected(messages.COMPILE_DATE_FAR)
     if not ctx.settings.is_workday(day):
         raise InputRejected(messages.compile_not_workday(_date_label(day)))
     issue.issue_date = day
@@ -168,10 +186,10 @@ async def _prompt_subsection(ctx: StepContext) -> list[Outgoing]:
 
 async def _handle_subsection(ctx: StepContext, update: Incoming) -> Reply:
     value = choice_or_text(update)
-    keys = {sub.key for sub in ctx.settings.template.subsections}
-    if not value.startswith(SUBSECTION_PREFIX) or value[len(SUBSECTION_PREFIX) :] not in keys:
+    # Only a subsection the prompt offered, one with items: an empty one has no order to set.
+    if value not in offered_values(ctx) or not value.startswith(SUBSECTION_PREFIX):
         raise InputRejected(messages.CHOOSE_NUMBER)
-    ctx.data["subsection"] = value[len(SUBSECTION_PREFIX) :]
+    ctx.data["subsection"] = value.removeprefix(SUBSECTION_PREFIX)
     return Reply([], "order.list")
 
 
@@ -198,6 +216,8 @@ async def _prompt_list(ctx: StepContext) -> list[Outgoing]:
 
 
 async def _handle_list(ctx: StepContext, update: Incoming) -> Reply:
+    # Asked again here: the step may have been saved before the member's role changed.
+    require_role(ctx, EDITOR_ROLES, messages.EDITOR_ONLY)
     issue = await latest_issue(ctx)
     grouped = await _ordered_ids(ctx, issue)
     current = grouped.get(str(ctx.data["subsection"]), [])
@@ -209,8 +229,15 @@ async def _handle_list(ctx: StepContext, update: Incoming) -> Reply:
         .replace("、", " ")
         .split()
     )
-    wanted = [int(w) for w in words if w.isdecimal() and w.isascii()]
-    if len(words) != len(wanted) or sorted(wanted) != list(range(1, len(current) + 1)):
+    # A number longer than the list is long is none of its positions (and int() refuses one
+    # of more than 4,300 digits with an error).
+    most = len(str(len(current)))
+    wanted = [int(w) for w in words if w.isdecimal() and w.isascii() and len(w) <= most]
+    if (
+        not current
+        or len(words) != len(wanted)
+        or sorted(wanted) != list(range(1, len(current) + 1))
+    ):
         raise InputRejected(messages.order_bad(len(current)))
     grouped[str(ctx.data["subsection"])] = [current[n - 1] for n in wanted]
     # Positions are global, so write the whole issue's order in template order.

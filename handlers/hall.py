@@ -7,8 +7,15 @@ from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from handlers import messages
-from handlers.common import EDITOR_ROLES, ask, latest_issue, require_role
-from handlers.conversation import Conversation, Reply, State, StepContext, choice_or_text
+from handlers.common import EDITOR_ROLES, ask, choice_id, latest_issue, require_role
+from handlers.conversation import (
+    Conversation,
+    Reply,
+    State,
+    StepContext,
+    choice_or_text,
+    offered_values,
+)
 from handlers.delivery import member_key
 from handlers.errors import InputRejected
 from handlers.types import Envelope, Incoming, Outgoing
@@ -26,8 +33,9 @@ STATE_LABELS = {
 }
 
 
-def when_label(moment: datetime) -> str:
-    return format_moment(moment)
+def when_label(moment: datetime, today: date | None = None) -> str:
+    """The moment as 9月16日（周五）12:00, with its year when that is not `today`'s."""
+    return format_moment(moment, with_year=today is not None and moment.year != today.year)
 
 
 EXTENSION_TIMES = (time(12), time(18))  # on the working days after today
@@ -68,36 +76,43 @@ async def start_extend(ctx: StepContext) -> Reply:
 
 async def _prompt_deadline(ctx: StepContext) -> list[Outgoing]:
     zone = ZoneInfo(ctx.settings.timezone_name)
+    today = ctx.now.astimezone(zone).date()
     issue = await latest_issue(ctx)
-    current = when_label(issue.deadline_at.astimezone(zone)) if issue.deadline_at else messages.NONE
+    current = (
+        when_label(issue.deadline_at.astimezone(zone), today)
+        if issue.deadline_at
+        else messages.NONE
+    )
     options = extension_choices(ctx.now, zone, ctx.settings.is_workday)
     return [
         ask(
             messages.ask_deadline(current),
-            *((UNTIL_PREFIX + option.isoformat(), when_label(option)) for option in options),
+            *((UNTIL_PREFIX + option.isoformat(), when_label(option, today)) for option in options),
         )
     ]
 
 
 async def _handle_deadline(ctx: StepContext, update: Incoming) -> Reply:
     value = choice_or_text(update)
-    if not value.startswith(UNTIL_PREFIX):
+    # Only a moment the prompt offered: a button's value comes back as the network sends it,
+    # and a crafted until:2099-… (or a moment in the year 9999) must not become the deadline.
+    if value not in offered_values(ctx) or not value.startswith(UNTIL_PREFIX):
         raise InputRejected(messages.CHOOSE_NUMBER)
     try:
         deadline = datetime.fromisoformat(value.removeprefix(UNTIL_PREFIX))
     except ValueError:
         raise InputRejected(messages.CHOOSE_NUMBER) from None
-    if deadline.tzinfo is None or deadline <= ctx.now:
-        raise InputRejected(messages.DEADLINE_IN_PAST)
-    zone = ZoneInfo(ctx.settings.timezone_name)
-    if not ctx.settings.is_workday(deadline.astimezone(zone).date()):
-        raise InputRejected(messages.CHOOSE_NUMBER)  # only a crafted choice gets here
+    if deadline.tzinfo is None:
+        raise InputRejected(messages.CHOOSE_NUMBER)
     require_role(ctx, EDITOR_ROLES, messages.EDITOR_ONLY)
+    if deadline <= ctx.now:
+        # Offered a while ago and passed since: the question again, with times from now.
+        return Reply([Outgoing(messages.DEADLINE_IN_PAST)], "deadline.choose")
     issue = await latest_issue(ctx)
     await issues.set_deadline(ctx.session, issue, deadline)
-    return Reply(
-        [Outgoing(messages.deadline_moved(when_label(deadline.astimezone(zone))))], "menu.main"
-    )
+    zone = ZoneInfo(ctx.settings.timezone_name)
+    when = when_label(deadline.astimezone(zone), ctx.now.astimezone(zone).date())
+    return Reply([Outgoing(messages.deadline_moved(when))], "menu.main")
 
 
 # --- one window ---
@@ -122,10 +137,8 @@ async def _handle_window(ctx: StepContext, update: Incoming) -> Reply:
     value = choice_or_text(update)
     if value == "back":
         return Reply([], "menu.main")
-    window_id = value.removeprefix(WINDOW_PREFIX)
-    if not value.startswith(WINDOW_PREFIX) or not window_id.isdecimal():
-        raise InputRejected(messages.CHOOSE_NUMBER)
-    window = await windows.get_window(ctx.session, int(window_id))
+    # The list offers every active window: the same test as the one below.
+    window = await windows.get_window(ctx.session, choice_id(value, WINDOW_PREFIX))
     if window is None or not window.active:
         raise InputRejected(messages.CHOOSE_NUMBER)
     ctx.data["window"] = window.id

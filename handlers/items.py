@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from handlers import messages
-from handlers.common import ask, excerpt, member_window, open_issue
+from handlers.common import ask, choice_id, excerpt, member_window, open_issue
 from handlers.conversation import END, Conversation, Reply, State, StepContext, choice_or_text
 from handlers.errors import InputRejected
 from handlers.types import Incoming, Outgoing
@@ -59,11 +59,9 @@ async def _handle_list(ctx: StepContext, update: Incoming) -> Reply:
     value = choice_or_text(update)
     if value == "back":
         return Reply([], "menu.main")
-    item_id = value.removeprefix(ITEM_PREFIX)
-    # isdigit() alone lets "²" through to int(): a crafted button value must be refused.
-    if not value.startswith(ITEM_PREFIX) or not (item_id.isascii() and item_id.isdecimal()):
-        raise InputRejected(messages.CHOOSE_NUMBER)
-    item = await own_item(ctx, int(item_id))
+    # Only an item the list offered passes own_item: confirmed, of the member's window, in the
+    # open issue. A stale button gets ITEM_GONE, another window's item NOT_YOUR_ITEM.
+    item = await own_item(ctx, choice_id(value, ITEM_PREFIX))
     ctx.data["item"] = item.id
     return Reply([], "items.action")
 

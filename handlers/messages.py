@@ -384,6 +384,7 @@ COMPILE_HELP: Final = (
     "（2022-10-21、2022年10月21日、10月21日）。" + HELP_SUFFIX
 )
 COMPILE_BAD_DATE: Final = "没看懂这个日期。请发送例如 2022-10-21 或 10月21日，或选择一个日期。"
+COMPILE_DATE_FAR: Final = "印发日期应在今天前后一两个月之内，请检查年份和月份后重新发送。"
 
 
 def compile_not_workday(day: str) -> str:

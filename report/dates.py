@@ -22,9 +22,11 @@ def format_period(start: date, end: date) -> str:
     return messages.PERIOD.format(start=format_month_day(start), end=format_month_day(end))
 
 
-def format_moment(moment: datetime) -> str:
-    """Return a moment as 9月16日（周五）12:00, in the time zone it carries."""
-    return messages.MOMENT.format(
+def format_moment(moment: datetime, *, with_year: bool = False) -> str:
+    """Return a moment as 9月16日（周五）12:00 (2023年1月3日（周二）12:00 `with_year`), in the
+    time zone it carries."""
+    return (messages.MOMENT_WITH_YEAR if with_year else messages.MOMENT).format(
+        year=moment.year,
         month=moment.month,
         day=moment.day,
         weekday=messages.WEEKDAYS[moment.weekday()],

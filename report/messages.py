@@ -20,6 +20,7 @@ DATE: Final = "{year}年{month}月{day}日"
 MONTH_DAY: Final = "{month}月{day}日"
 PERIOD: Final = "（{start}—{end}）"  # U+2014, no spaces
 MOMENT: Final = "{month}月{day}日（{weekday}）{hour:02d}:{minute:02d}"  # a deadline, an opening
+MOMENT_WITH_YEAR: Final = "{year}年" + MOMENT  # one in another year than today's
 WEEKDAYS: Final = ("周一", "周二", "周三", "周四", "周五", "周六", "周日")
 PRINT_COUNT: Final = "（共印 {copies} 份）"  # the spaces are in the reference
 

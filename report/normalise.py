@@ -19,6 +19,7 @@ _CJK_PUNCT_RE: Final = re.compile(f"[{_CJK_PUNCT}]")
 _WIDE_RE: Final = re.compile(f"[{_HAN}{_CJK_PUNCT}{_SHARED_PUNCT}]")
 
 MAX_COUNT: Final = 2**63 - 1  # the largest figure a database column (BIGINT) holds
+_MAX_COUNT_DIGITS: Final = len(str(MAX_COUNT))
 FULL_WIDTH_DIGITS: Final = str.maketrans("０１２３４５６７８９", "0123456789")
 _LINE_BREAK_RE: Final = re.compile("\r\n|[\r\n\v\f\x1c\x1d\x1e\x85\u2028\u2029]")
 
@@ -204,7 +205,10 @@ def parse_count(text: str) -> int | None:
     candidate = _COUNT_SUFFIX_RE.sub("", candidate, count=1)
     if not candidate.isascii() or not _COUNT_RE.fullmatch(candidate):
         return None
-    value = int(candidate.replace(",", ""))
+    digits = candidate.replace(",", "").lstrip("0") or "0"
+    if len(digits) > _MAX_COUNT_DIGITS:  # and int() refuses 4,300 digits with an error
+        return None
+    value = int(digits)
     return value if value <= MAX_COUNT else None
 
 

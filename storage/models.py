@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 from enum import StrEnum
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Final
 
 from sqlalchemy import (
     JSON,
@@ -97,6 +97,9 @@ class Window(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
 
 
+DISPLAY_NAME_LENGTH: Final = 200  # a longer name from a channel is cut when binding
+
+
 class Member(Base):
     """A person on one channel, bound to a window (staff) or to the hall (other roles)."""
 
@@ -107,7 +110,7 @@ class Member(Base):
     channel: Mapped[str] = mapped_column(String(20))
     user_id: Mapped[str] = mapped_column(String(200))
     chat_id: Mapped[str] = mapped_column(String(200))
-    display_name: Mapped[str] = mapped_column(String(200), default="")
+    display_name: Mapped[str] = mapped_column(String(DISPLAY_NAME_LENGTH), default="")
     window_id: Mapped[int | None] = mapped_column(ForeignKey("windows.id"))
     role: Mapped[str] = mapped_column(String(20))
     bound_at: Mapped[datetime]

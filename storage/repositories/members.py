@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import Invite, Member
+from storage.models import DISPLAY_NAME_LENGTH, Invite, Member
 
 
 async def get_member(session: AsyncSession, channel: str, user_id: str) -> Member | None:
@@ -97,7 +97,9 @@ async def bind_member(
         member = Member(channel=channel, user_id=user_id, bound_at=now)
         session.add(member)
     member.chat_id = chat_id
-    member.display_name = display_name
+    # The channel chooses the name and it only labels the member: one longer than the column
+    # is cut, not refused by PostgreSQL (SQLite would keep it whole).
+    member.display_name = display_name[:DISPLAY_NAME_LENGTH]
     member.window_id = invite.window_id
     member.role = invite.role
     member.bound_at = now

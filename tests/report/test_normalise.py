@@ -237,6 +237,15 @@ def test_count_is_none_when_not_a_whole_non_negative_number(text: str) -> None:
     assert parse_count(text) is None
 
 
+@pytest.mark.parametrize("text", ["1" * 5000, "9" * 20, "9,999,999,999,999,999,999,999"])
+def test_count_is_none_when_too_large_to_store_even_past_the_int_parsing_limit(text: str) -> None:
+    assert parse_count(text) is None
+
+
+def test_count_is_parsed_when_padded_with_thousands_of_zeros() -> None:
+    assert parse_count("0" * 5000 + "617058") == 617058
+
+
 def test_item_content_is_the_letters_and_digits_without_punctuation_or_symbols() -> None:
     assert item_content("1、推行“一窗通办”，压缩 30%！😀") == "1推行一窗通办压缩30"
     assert item_content("。。……？！") == ""
