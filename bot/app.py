@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import gc
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
@@ -15,6 +15,7 @@ from bot import files, logs, messages
 from bot.config import Config, load_config
 from bot.engine import Engine
 from bot.errors import ConfigError
+from bot.metrics import Metrics
 from handlers.conversation import HandlerSettings
 from scheduler.calendar import WorkCalendar
 from scheduler.clock import SystemClock
@@ -36,6 +37,7 @@ class App:
     numbering: NumberingDefaults | None
     clock: Callable[[], datetime]
     week: WeekSettings
+    metrics: Metrics = field(default_factory=Metrics)  # this process's own registry
 
     @property
     def data_dir(self) -> Path:
@@ -81,16 +83,18 @@ async def open_app(config: Config, clock: Callable[[], datetime] | None = None) 
         deadline_time=schedule.deadline_time,
         reminders=tuple((r.day_offset, r.time) for r in schedule.reminders),
     )
+    metrics = Metrics()
     return App(
         config=config,
         database=database,
         sessions=sessions,
         settings=settings,
-        engine=Engine(sessions, settings, clock),
+        engine=Engine(sessions, settings, clock, metrics),
         calendar=calendar,
         numbering=numbering,
         clock=clock,
         week=WeekSettings(calendar, rules, numbering, settings.template),
+        metrics=metrics,
     )
 
 
