@@ -3,7 +3,8 @@
 - `/healthz`: the process is alive (its event loop answers). Always 200 while it runs.
 - `/readyz`: the database answers a `SELECT 1` within `READY_DB_TIMEOUT`, the process knows its
   role (leader or standby), and, as leader, every channel is connected. 200 when ready, 503
-  with the reasons otherwise; a JSON body either way.
+  with the reasons otherwise; a JSON body either way. `/readyz?role=leader`: a standby is
+  503 too (for a load balancer choosing the server that talks to Telegram).
 - `/metrics`: the Prometheus text format, from the app's own registry (`bot.metrics`).
 
 Served by zhoubao's web server on `[server] listen` (127.0.0.1:8080 by default), beside the
@@ -37,7 +38,7 @@ def observe_routes(service: Service) -> list[web.RouteDef]:
         return web.json_response({"status": "alive"})
 
     async def readyz(request: web.Request) -> web.Response:
-        body = await readiness(service)
+        body = await readiness(service, leader_only=request.query.get("role") == "leader")
         return web.json_response(body, status=200 if body["ready"] else 503)
 
     async def metrics(request: web.Request) -> web.Response:
@@ -47,8 +48,12 @@ def observe_routes(service: Service) -> list[web.RouteDef]:
     return [web.get(HEALTHZ, healthz), web.get(READYZ, readyz), web.get(METRICS, metrics)]
 
 
-async def readiness(service: Service) -> dict[str, Any]:
-    """What `/readyz` answers: `ready`, the `reasons` it is not, and what was checked."""
+async def readiness(service: Service, leader_only: bool = False) -> dict[str, Any]:
+    """What `/readyz` answers: `ready`, the `reasons` it is not, and what was checked.
+
+    `leader_only` (`/readyz?role=leader`): a standby is not ready either, for a load balancer
+    that must send the Telegram webhook to the process that talks to Telegram.
+    """
     reasons: list[str] = []
     started = time.perf_counter()
     try:
@@ -69,6 +74,8 @@ async def readiness(service: Service) -> dict[str, Any]:
         reasons.append("lease: not tried yet")
     else:
         role = "leader" if service.is_leader else "standby"
+        if leader_only and role == "standby":
+            reasons.append("role: standby")
 
     channels: dict[str, str] = {}
     for kind, channel in service.channels.items():

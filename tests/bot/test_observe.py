@@ -106,6 +106,10 @@ async def test_readyz_is_503_until_the_lease_is_tried_then_200_as_leader_or_stan
         body = await response.json()
         assert response.status == 200, body
         assert body["role"] == "standby" and body["channels"] == {"console": "standby"}
+        response = await standby.get("/readyz?role=leader")
+        assert response.status == 503
+        assert (await response.json())["reasons"] == ["role: standby"]
+        assert (await client.get("/readyz?role=leader")).status == 200  # the leader
     finally:
         await standby.close()
 
