@@ -246,3 +246,9 @@ def test_server_listen_defaults_to_the_telegram_listen_and_may_not_contradict_it
     with pytest.raises(ConfigError) as raised:
         load_config(path)
     assert "[server]" in str(raised.value)
+
+
+def test_the_metrics_read_the_lease_the_runner_holds() -> None:
+    from bot import metrics, runner
+
+    assert metrics.LEASE_NAME == runner.LEASE_NAME
