@@ -28,6 +28,7 @@ import importlib
 import os
 import shutil
 import signal
+import socket
 import sys
 import tempfile
 import time
@@ -161,6 +162,11 @@ def write_config(
         )
     if windows is not None:
         text = _with_windows(text, windows)
+    # zhoubao's web server (/healthz …) on a free port: other runs may hold 8080.
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    text = text.replace("\n[server]\n", f'\n[server]\nlisten = "127.0.0.1:{port}"\n', 1)
     path.write_text(text, "utf-8")
     return path
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import gc
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -16,6 +16,7 @@ from bot.config import Config, load_config
 from bot.engine import Engine
 from bot.errors import ConfigError
 from bot.invite_key import InviteKeyError, load_or_create
+from bot.metrics import Metrics
 from bot.typeset import typesetter
 from handlers.conversation import HandlerSettings
 from scheduler.calendar import WorkCalendar
@@ -38,6 +39,7 @@ class App:
     numbering: NumberingDefaults | None
     clock: Callable[[], datetime]
     week: WeekSettings
+    metrics: Metrics = field(default_factory=Metrics)  # this process's own registry
 
     @property
     def data_dir(self) -> Path:
@@ -87,16 +89,18 @@ async def open_app(config: Config, clock: Callable[[], datetime] | None = None) 
         deadline_time=schedule.deadline_time,
         reminders=tuple((r.day_offset, r.time) for r in schedule.reminders),
     )
+    metrics = Metrics()
     return App(
         config=config,
         database=database,
         sessions=sessions,
         settings=settings,
-        engine=Engine(sessions, settings, clock),
+        engine=Engine(sessions, settings, clock, metrics),
         calendar=calendar,
         numbering=numbering,
         clock=clock,
         week=WeekSettings(calendar, rules, numbering, settings.template, settings.typeset),
+        metrics=metrics,
     )
 
 

@@ -68,6 +68,10 @@ class UsageError(BotError):
     """A command was given a value it cannot use; the message says which."""
 
 
+class ListenFailed(Exception):
+    """The web server cannot listen (the port is taken): exit 1, so that systemd retries."""
+
+
 class BenchFailed(BotError):
     """A benchmark raised (the table says which), or the benchmarks cannot run here."""
 
@@ -140,19 +144,25 @@ async def cmd_run(args: argparse.Namespace) -> None:
             first = await _first_issue_text(app, session, messages.RUN_FIRST_ISSUE)
         if first is not None:
             print(first, flush=True)
-        web_app = web_application(app, channels)
-        site_runner = None
-        if web_app is not None:
-            site_runner = web_runner(web_app)
-            await site_runner.setup()
-            host, port = listen_address(app)
+        # The web server always runs: the health checks and metrics are there, and the
+        # Telegram webhook in webhook mode.
+        site_runner = web_runner(web_application(app, channels, service))
+        await site_runner.setup()
+        host, port = listen_address(app)
+        try:
             await web.TCPSite(site_runner, host, port).start()
+        except OSError as error:
+            await site_runner.cleanup()
+            reason = error.strerror or type(error).__name__
+            raise ListenFailed(
+                messages.RUN_CANNOT_LISTEN.format(listen=app.config.listen, reason=reason)
+            ) from None
+        print(messages.RUN_LISTENING.format(listen=app.config.listen), flush=True)
         settle_after_start()
         try:
             await service.run(stop)
         finally:
-            if site_runner is not None:
-                await site_runner.cleanup()
+            await site_runner.cleanup()
         print(messages.RUN_STOPPED, flush=True)
 
 
@@ -596,6 +606,9 @@ def _main(argv: Sequence[str] | None) -> int:
     except BotError as error:
         print(str(error), file=sys.stderr)
         return EXIT_USAGE
+    except ListenFailed as error:
+        print(str(error), file=sys.stderr)
+        return 1
     except DraftError as error:
         print(error.user_message, file=sys.stderr)
         return 1

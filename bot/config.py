@@ -141,6 +141,9 @@ MSG_WEBHOOK_URL: Final = (
 )
 MSG_WEBHOOK_URL_REQUIRED: Final = "telegram 使用 webhook 模式时必须填写"
 MSG_LISTEN: Final = "应为“主机:端口”，如 127.0.0.1:8080"
+MSG_LISTEN_TWICE: Final = (
+    "与 [channels.telegram] listen 不同；网页服务只有一个地址，请只在 [server] 中写 listen"
+)
 MSG_WEBHOOK_PATH: Final = "应以 / 开头，只含英文字母、数字和 _ - . /，如 /telegram/webhook"
 MSG_BRACES: Final = "花括号不配对；要在文字中写花括号本身，请写成 {{ 或 }}"
 MSG_BAD_API_URL: Final = "应为 Bot API 服务器的地址，如 https://api.telegram.org"
@@ -650,10 +653,7 @@ class TelegramChannelConfig(_Section):
     @field_validator("listen")
     @classmethod
     def _check_listen(cls, value: str) -> str:
-        match = re.fullmatch(r"(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.\-]+):(\d{1,5})", value)
-        if match is None or not 0 < int(match[2]) < 65536:
-            raise _Problem(MSG_LISTEN)
-        return value
+        return _check_listen_value(value)
 
     @field_validator("webhook_path")
     @classmethod
@@ -690,6 +690,33 @@ class WechatChannelConfig(_Section):
         if self.enabled and self.endpoint is None:
             raise _Problem(MSG_ENDPOINT_REQUIRED, ("endpoint",))
         return self
+
+
+# --- [server] ------------------------------------------------------------------------------
+
+DEFAULT_LISTEN: Final = "127.0.0.1:8080"
+
+
+def _check_listen_value(value: str) -> str:
+    match = re.fullmatch(r"(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.\-]+):(\d{1,5})", value)
+    if match is None or not 0 < int(match[2]) < 65536:
+        raise _Problem(MSG_LISTEN)
+    return value
+
+
+class ServerConfig(_Section):
+    """zhoubao's web server (`[server]`): the Telegram webhook, /healthz, /readyz, /metrics.
+
+    `zhoubao run` always serves it. `listen` absent: `[channels.telegram] listen`, where the
+    address was set before the server served more than the webhook (127.0.0.1:8080 by default).
+    """
+
+    listen: Text | None = None
+
+    @field_validator("listen")
+    @classmethod
+    def _check_listen(cls, value: str | None) -> str | None:
+        return None if value is None else _check_listen_value(value)
 
 
 def _find_secret(data: object, loc: tuple[str | int, ...] = ()) -> tuple[str | int, ...] | None:
@@ -757,6 +784,7 @@ class Config(_Section):
     draft: DraftConfig = Field(default_factory=DraftConfig)
     windows: Annotated[tuple[WindowConfig, ...], Field(min_length=1)]
     storage: StorageConfig = Field(default_factory=StorageConfig)
+    server: ServerConfig = Field(default_factory=ServerConfig)
     channels: ChannelsConfig = Field(default_factory=ChannelsConfig)
     security: SecurityConfig = Field(default_factory=SecurityConfig)
 
@@ -774,6 +802,22 @@ class Config(_Section):
         _check_unique((item.short_name for item in self.windows), ("windows",), "short_name")
         _check_unique((item.order for item in self.windows), ("windows",), "order")
         return self
+
+    @model_validator(mode="after")
+    def _check_one_listen(self) -> Config:
+        telegram = self.channels.telegram
+        if (
+            self.server.listen is not None
+            and "listen" in telegram.model_fields_set
+            and telegram.listen != self.server.listen
+        ):
+            raise _Problem(MSG_LISTEN_TWICE, ("server", "listen"))
+        return self
+
+    @property
+    def listen(self) -> str:
+        """host:port of zhoubao's web server: `[server] listen`, else the Telegram section's."""
+        return self.server.listen or self.channels.telegram.listen
 
     def windows_in_order(self) -> tuple[WindowConfig, ...]:
         """Return the windows sorted by `order`."""

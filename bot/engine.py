@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -24,6 +25,7 @@ from typing import Any, Final
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.metrics import Metrics
 from handlers import messages
 from handlers.binding import answer_stranger, code_of, is_locked, try_bind, unbound_reply
 from handlers.conversation import (
@@ -89,10 +91,12 @@ class Engine:
         sessions: async_sessionmaker[AsyncSession],
         settings: HandlerSettings,
         clock: Callable[[], datetime],
+        metrics: Metrics | None = None,
     ) -> None:
         self._sessions = sessions
         self._settings = settings
         self._clock = clock
+        self._metrics = metrics if metrics is not None else Metrics()
         self._states = all_states()
         self._locks: dict[ChatKey, asyncio.Lock] = {}
         self._lock_users: dict[ChatKey, int] = {}
@@ -106,6 +110,7 @@ class Engine:
         (the database is down), and the update may then be delivered again. Its texts pass
         the text gate first: nothing a channel delivers is stored, previewed or logged as is.
         """
+        entered = time.perf_counter()
         update = update.through_gate()
         key = update.key
         lock = self._locks.setdefault(key, asyncio.Lock())
@@ -116,7 +121,9 @@ class Engine:
                 self._pending.append(_Pending(update, done))
                 if self._committer is None:
                     self._committer = asyncio.create_task(self._commit_pending())
-                return await asyncio.shield(done)  # a cancelled caller leaves its batch be
+                envelopes = await asyncio.shield(done)  # a cancelled caller leaves its batch be
+                self._metrics.turn_seconds.observe(time.perf_counter() - entered)
+                return envelopes
         finally:
             self._lock_users[key] -= 1
             if not self._lock_users[key]:
@@ -209,6 +216,7 @@ class Engine:
             if not batch[0].done.done():
                 batch[0].done.set_exception(error)
             return
+        self._metrics.batch_size.observe(len(batch))
         for pending, envelopes in zip(batch, results, strict=True):
             if not pending.done.done():
                 pending.done.set_result(envelopes)

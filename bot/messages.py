@@ -111,6 +111,11 @@ STATUS_FAILED_ROW: Final = "  发送失败 {when} {channel}:{chat}：{error}"
 STATUS_OUTBOX: Final = "待发消息：排队 {queued}，近 7 天已发送 {sent}，失败 {failed}"
 RUN_STARTED: Final = "zhoubao 已启动（数据库 {database}，时区 {zone}）。按 Ctrl-C 停止。"
 RUN_STOPPED: Final = "zhoubao 已停止。"
+RUN_LISTENING: Final = "网页服务：http://{listen}（/healthz、/readyz、/metrics）"
+RUN_CANNOT_LISTEN: Final = (
+    "网页服务无法在 {listen} 监听（{reason}）：该端口可能已被占用；"
+    "请在配置文件 [server] 中改 listen，或停止占用该端口的程序"
+)
 # zhoubao calendar: the working days of one year, and where each fact came from
 CALENDAR_TITLE: Final = "{year}年工作日历（含配置文件中的 extra_holidays / extra_workdays）"
 CALENDAR_SOURCE: Final = "节假日来源：{source}"

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.channels.base import Channel
 from bot.errors import ChannelError
+from bot.metrics import Metrics
 from bot.ratelimit import UNLIMITED, Limits, RateLimiter
 from handlers.delivery import from_row
 from handlers.types import ChannelKind
@@ -41,6 +42,7 @@ class Dispatcher:
         limits: Mapping[ChannelKind, Limits] | None = None,
         max_attempts: int = MAX_ATTEMPTS,
         report_failure: bool = False,
+        metrics: Metrics | None = None,
     ) -> None:
         self._sessions = sessions
         self._channels = channels
@@ -52,6 +54,7 @@ class Dispatcher:
         # Tell the editors about a message given up on (the runtime's dispatcher does).
         self._report_failure = report_failure
         self._lock = asyncio.Lock()  # two drains at once would send a message twice
+        self.metrics = metrics if metrics is not None else Metrics()
 
     async def drain(self, kind: ChannelKind, *, chat_id: str | None = None) -> int:
         """Send every due message of the channel (optionally one chat); return how many sent."""
@@ -95,6 +98,7 @@ class Dispatcher:
                     continue
                 async with self._sessions() as session, session.begin():
                     await outbox.mark_sent(session, row.id, self._clock())
+                self.metrics.count_sent(kind.value)  # metrics: sent
                 sent += 1
                 progressed = True
             if not progressed:
@@ -110,6 +114,7 @@ class Dispatcher:
             if error.retry_after is None or attempts >= self._max_attempts:
                 logger.warning("message failed", extra={"message_id": row.id, "attempts": attempts})
                 await outbox.mark_failed(session, row.id, detail)
+                self.metrics.count_failed(row.channel)  # metrics: given up
                 if self._report_failure:
                     await report_undeliverable(
                         session, row.channel, row.chat_id, row.user_id, self._clock()
@@ -119,8 +124,10 @@ class Dispatcher:
                 # The channel said how long to wait (Telegram's 429): the whole channel waits.
                 delay = timedelta(seconds=error.retry_after)
                 limiter.pause(error.retry_after)
+                self.metrics.count_rate_limited(row.channel)  # metrics: 429
             else:
                 delay = backoff(attempts)
+                self.metrics.count_retried(row.channel)  # metrics: transient failure
             until = self._clock() + delay
             logger.info("message retry", extra={"message_id": row.id, "attempts": attempts})
             await outbox.mark_retry(session, row.id, detail, until)

@@ -59,10 +59,19 @@ class Service:
         self.app = app
         self.channels = dict(channels)
         self.holder = holder or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.metrics = app.metrics
+        self.metrics.for_channels(kind.value for kind in self.channels)
         self.dispatcher = Dispatcher(
-            app.sessions, self.channels, app.clock, limits, report_failure=True
+            app.sessions,
+            self.channels,
+            app.clock,
+            limits,
+            report_failure=True,
+            metrics=self.metrics,
         )
         self.is_leader = False
+        self.lease_known = False  # whether this process has tried the lease yet (/readyz)
+        self.connected: set[ChannelKind] = set()  # channels started while leading (/readyz)
         self._tick_lock = asyncio.Lock()
         self._wake = asyncio.Event()
         self._leading = asyncio.Event()  # set while this process holds the lease
@@ -81,6 +90,8 @@ class Service:
         if leading != self.is_leader:
             logger.info("leadership changed", extra={"holder": self.holder, "leader": leading})
         self.is_leader = leading
+        self.lease_known = True
+        self.metrics.leader.set(1 if leading else 0)
         (self._leading if leading else self._following).set()
         (self._following if leading else self._leading).clear()
 
@@ -97,6 +108,7 @@ class Service:
             if not await self.renew_lease():
                 return []
             done = await run_due_jobs(self.app.sessions, self.app.week, self.app.clock())
+            self.metrics.jobs_done(done)
         if done:
             logger.info("jobs done", extra={"jobs": done})
             self._wake.set()
@@ -183,6 +195,7 @@ class Service:
                 for channel in self.channels.values():
                     await channel.start()
                     started.append(channel)
+                    self.connected.add(channel.kind)
                 pumps = [
                     asyncio.create_task(pump_updates(channel, self.handle, resign))
                     for channel in started
@@ -196,6 +209,7 @@ class Service:
                 await asyncio.sleep(5)
             finally:
                 resign.set()
+                self.connected.clear()
                 for channel in started:
                     with contextlib.suppress(Exception):
                         await channel.stop()

@@ -1,4 +1,5 @@
-"""Which channels `zhoubao run` connects, built from the configuration, and its web server."""
+"""Which channels `zhoubao run` connects, built from the configuration, and its web server
+(the Telegram webhook, and /healthz, /readyz, /metrics: `bot.observe`)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,9 @@ from aiohttp import web
 from bot.app import App
 from bot.channels import webhook
 from bot.channels.base import Channel
+from bot.observe import observe_routes
 from bot.ratelimit import TELEGRAM_LIMITS, Limits
+from bot.runner import Service
 from handlers.types import ChannelKind
 
 
@@ -37,18 +40,21 @@ def channel_limits() -> dict[ChannelKind, Limits]:
     return {ChannelKind.TELEGRAM: TELEGRAM_LIMITS}
 
 
-def web_application(app: App, channels: dict[ChannelKind, Channel]) -> web.Application | None:
-    """The aiohttp application for webhooks, or None when no channel needs one."""
+def web_application(
+    app: App, channels: dict[ChannelKind, Channel], service: Service
+) -> web.Application:
+    """zhoubao's web server: /healthz, /readyz and /metrics always, the Telegram webhook in
+    webhook mode."""
+    # The webhook route reads its body within its own bounds; this caps any other reader too.
+    application = web.Application(client_max_size=webhook.MAX_BODY)
+    application.add_routes(observe_routes(service))
     telegram = app.config.channels.telegram
     channel = channels.get(ChannelKind.TELEGRAM)
-    if channel is None or telegram.mode != "webhook":
-        return None
-    from bot.channels.telegram import TelegramChannel
+    if channel is not None and telegram.mode == "webhook":
+        from bot.channels.telegram import TelegramChannel
 
-    assert isinstance(channel, TelegramChannel)
-    # The route reads its body within its own bounds; this caps any other reader too.
-    application = web.Application(client_max_size=webhook.MAX_BODY)
-    application.add_routes(channel.webhook_routes(telegram.webhook_path))
+        assert isinstance(channel, TelegramChannel)
+        application.add_routes(channel.webhook_routes(telegram.webhook_path))
     return application
 
 
@@ -58,5 +64,5 @@ def web_runner(application: web.Application) -> web.AppRunner:
 
 
 def listen_address(app: App) -> tuple[str, int]:
-    host, _, port = app.config.channels.telegram.listen.rpartition(":")
+    host, _, port = app.config.listen.rpartition(":")
     return host.strip("[]"), int(port)

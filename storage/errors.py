@@ -4,6 +4,12 @@ from __future__ import annotations
 
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
+# SQLSTATEs of a server that cannot take connections now: starting up (57P03, PostgreSQL's
+# "the database system is starting up", which asyncpg raises as CannotConnectNowError and
+# SQLAlchemy as a plain DBAPIError), shutting down (57P01, 57P02), and the connection
+# exceptions (class 08).
+_UNREACHABLE_STATES = frozenset({"57P01", "57P02", "57P03"})
+
 
 class StorageError(Exception):
     """The database cannot be used as asked (unsupported URL, failed migration)."""
@@ -20,7 +26,8 @@ def is_unreachable(error: BaseException) -> bool:
         return True
     if isinstance(error, DBAPIError):
         # A pooled connection the server closed (a restart) or one that could not be made.
-        return bool(error.connection_invalidated) or isinstance(
-            error, (OperationalError, InterfaceError)
-        )
+        if error.connection_invalidated or isinstance(error, (OperationalError, InterfaceError)):
+            return True
+        state = str(getattr(error.orig, "sqlstate", None) or "")
+        return state in _UNREACHABLE_STATES or state.startswith("08")
     return False

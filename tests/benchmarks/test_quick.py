@@ -23,5 +23,6 @@ def test_quick_mode_writes_rows_of_every_benchmark_when_run(tmp_path: Path) -> N
     assert completed.returncode == 0, completed.stderr
     results = json.loads((out / "results.json").read_text(encoding="utf-8"))
     assert results["errors"] == []
-    assert {"turns", "draft", "history"} <= {row["benchmark"] for row in results["rows"]}
+    benchmarks = {row["benchmark"] for row in results["rows"]}
+    assert {"turns", "draft", "history", "fanout", "fanout_trend", "replies", "noisy"} <= benchmarks
     assert (out / "results.md").read_text(encoding="utf-8").startswith("- Date: ")

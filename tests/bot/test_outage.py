@@ -5,10 +5,18 @@ from __future__ import annotations
 import logging
 
 import pytest
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
 from bot.outage import DatabaseOutage
 from storage.errors import is_unreachable
+
+
+class _WithState(Exception):
+    """A driver error carrying its SQLSTATE, as SQLAlchemy's asyncpg adapter raises them."""
+
+    def __init__(self, message: str, sqlstate: str) -> None:
+        super().__init__(message)
+        self.sqlstate = sqlstate
 
 
 @pytest.mark.parametrize(
@@ -18,6 +26,11 @@ from storage.errors import is_unreachable
         (TimeoutError(), True),
         (OperationalError("SELECT 1", {}, Exception("server closed the connection")), True),
         (IntegrityError("INSERT", {}, Exception("duplicate key")), False),
+        (
+            DBAPIError("SELECT 1", {}, _WithState("the database system is starting up", "57P03")),
+            True,
+        ),
+        (DBAPIError("SELECT 1", {}, _WithState("division by zero", "22012")), False),
         (ValueError("a bug"), False),
     ],
 )

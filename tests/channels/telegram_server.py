@@ -23,6 +23,11 @@ whole seconds until the send would be allowed (at least 1), and counts it in `fl
 matches a client paced by `bot.ratelimit.TELEGRAM_LIMITS.scaled(F)`. Without `limits` nothing
 is enforced, as before.
 
+Round trip (opt-in): `TelegramServer(round_trip=0.15)` makes every call take that long, as a
+real network does: half of it before the call reaches "Telegram" (where it is recorded as
+handled, and where the flood limits count it), half before the answer reaches the client.
+The tests keep the default 0; the benchmarks use `BENCH_ROUND_TRIP` (150 ms).
+
 The library sends form fields; every non-string value (chat_id, reply_markup, offset …) is
 JSON-encoded inside its field, so every field but the plain-text ones is JSON-decoded here.
 """
@@ -58,6 +63,7 @@ SEND_METHODS: Final = frozenset({"sendMessage", "sendDocument", "editMessageText
 BLOCKED: Final = "Forbidden: bot was blocked by the user"
 # The sends Telegram's flood limits apply to, when the server enforces them.
 FLOOD_METHODS: Final = frozenset({"sendMessage", "sendDocument"})
+BENCH_ROUND_TRIP: Final = 0.150  # s: a Bot API round trip as the benchmarks assume it
 
 
 @dataclass
@@ -69,6 +75,7 @@ class Call:
     files: dict[str, tuple[str, bytes]] = field(default_factory=dict)  # field: (filename, bytes)
     status: int = 0  # 0 while a long poll is still waiting
     received_at: float = field(default_factory=time.monotonic)
+    handled_at: float = 0.0  # time.monotonic() when "Telegram" took it (after half the trip)
     answered_at: float = 0.0  # time.monotonic() when answered; 0 while waiting
 
 
@@ -135,9 +142,14 @@ class TelegramServer:
         *,
         limits: tuple[float, float] | None = None,
         speedup: float = 1.0,
+        round_trip: float = 0.0,
     ) -> None:
-        """`limits`: (sends a second in all, seconds between sends to a chat) to enforce."""
+        """`limits`: (sends a second in all, seconds between sends to a chat) to enforce;
+        `round_trip`: seconds every call takes on the network, half each way."""
+        if round_trip < 0:
+            raise ValueError("round_trip must be >= 0")
         self.token = token
+        self.round_trip = round_trip
         self.flood = FloodControl(*limits, speedup=speedup) if limits is not None else None
         self.flood_429s = 0  # sends refused for exceeding `limits`
         self.calls: list[Call] = []
@@ -320,8 +332,13 @@ class TelegramServer:
         params, files = await _read_params(request)
         call = Call(method, params, files)
         self.calls.append(call)
+        if self.round_trip:
+            await asyncio.sleep(self.round_trip / 2)  # on its way to Telegram
+        call.handled_at = time.monotonic()
         response = await self._answer(call)
         call.status = response.status
+        if self.round_trip:
+            await asyncio.sleep(self.round_trip / 2)  # the answer on its way back
         call.answered_at = time.monotonic()
         return response
 

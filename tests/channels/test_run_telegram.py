@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import socket
 import sys
 from pathlib import Path
 
@@ -34,7 +35,27 @@ def _config(tmp_path: Path, server: TelegramServer) -> Path:
         off, f'[channels.telegram]\nenabled = true\napi_url = "http://127.0.0.1:{server.port}"'
     )
     path.write_text(text, "utf-8")
-    return path
+    return with_listen(path, free_port())
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def with_listen(config: Path, port: int) -> Path:
+    """Serve zhoubao's web server on `port` (a free one: tests and worktrees run side by side)."""
+    text = config.read_text("utf-8")
+    assert "\n[server]\n" in text, "the default file changed shape"
+    config.write_text(text.replace("\n[server]\n", f'\n[server]\nlisten = "127.0.0.1:{port}"\n'))
+    return config
+
+
+def listen_port(config: Path) -> int:
+    """The port `with_listen` wrote into `config`."""
+    text = config.read_text("utf-8")
+    return int(text.split('[server]\nlisten = "127.0.0.1:', 1)[1].split('"', 1)[0])
 
 
 async def _zhoubao(config: Path, *args: str, **env: str) -> asyncio.subprocess.Process:

@@ -34,8 +34,8 @@ def without_tables(text: str, roots: set[str]) -> str:
 def production_text(*, url: str | None = None, data_dir: Path | None = None) -> str:
     """Return the configuration an administrator writes by following the example.
 
-    That is `zhoubao init`'s default with its [storage] and [channels.*] tables replaced by
-    those of deploy/zhoubao.production.toml.example; `url` and `data_dir` replace the
+    That is `zhoubao init`'s default with its [storage], [server] and [channels.*] tables
+    replaced by those of deploy/zhoubao.production.toml.example; `url` and `data_dir` replace the
     example's values when given.
     """
     example = PRODUCTION_EXAMPLE.read_text(encoding="utf-8")
@@ -45,7 +45,8 @@ def production_text(*, url: str | None = None, data_dir: Path | None = None) -> 
     if data_dir is not None:
         example, count = re.subn(r'(?m)^data_dir = ".*"$', f'data_dir = "{data_dir}"', example)
         assert count == 1
-    return without_tables(default_config_text(), {"storage", "channels"}) + "\n" + example
+    roots = {"storage", "server", "channels"}
+    return without_tables(default_config_text(), roots) + "\n" + example
 
 
 @pytest.fixture

@@ -122,11 +122,11 @@ def test_service_unit_runs_zhoubao_as_its_own_user_with_restart_and_hardening() 
 # --- configuration and secrets --------------------------------------------------------------
 
 
-def test_production_example_changes_only_storage_and_channels() -> None:
+def test_production_example_changes_only_storage_server_and_channels() -> None:
     example = tomllib.loads(
         (DEPLOY / "zhoubao.production.toml.example").read_text(encoding="utf-8")
     )
-    assert set(example) == {"storage", "channels"}
+    assert set(example) == {"storage", "server", "channels"}
 
 
 def test_production_example_loads_with_zhoubao(
@@ -140,6 +140,7 @@ def test_production_example_loads_with_zhoubao(
     assert config.storage.data_dir == Path("/var/lib/zhoubao")
     assert config.channels.telegram.enabled
     assert config.channels.telegram.mode == "webhook"
+    assert config.listen == "127.0.0.1:8080"  # the proxies' upstream
 
 
 def test_env_example_holds_the_secrets_the_configuration_names(
@@ -202,6 +203,9 @@ def test_compose_file_runs_zhoubao_after_a_healthy_postgres() -> None:
     assert zhoubao["depends_on"]["postgres"]["condition"] == "service_healthy"
     assert "./zhoubao.toml:/etc/zhoubao/zhoubao.toml:ro" in zhoubao["volumes"]
     assert zhoubao["env_file"] == ["zhoubao.env"]
+    probe = " ".join(zhoubao["healthcheck"]["test"])
+    assert "http://127.0.0.1:8080/readyz" in probe
+    assert zhoubao["ports"] == ["127.0.0.1:8080:8080"]  # never on a public address
     assert (DEPLOY / zhoubao["build"]["context"] / zhoubao["build"]["dockerfile"]).is_file()
     for env_file in (*postgres["env_file"], *zhoubao["env_file"]):
         assert (DEPLOY / f"{env_file}.example").is_file()
@@ -360,6 +364,10 @@ def test_nginx_passes_the_webhook_secret_to_zhoubao_over_tls(
         }
         page = fetch("/issues/2022-31?x=1")
         assert (page["path"], page["proto"]) == ("/issues/2022-31?x=1", "https")
+        for internal in ("/metrics", "/readyz", "/healthz", "/metrics?x=1"):
+            with pytest.raises(urllib.error.HTTPError) as refused:
+                fetch(internal)
+            assert refused.value.code == 404, internal  # never reaches zhoubao
     finally:
         server.terminate()
         server.wait(timeout=30)
