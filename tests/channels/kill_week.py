@@ -422,8 +422,10 @@ class Week:
             self.server.inject_message(EDITOR_CHAT, EDITOR_CHAT, answer)
             self.editor_updates += 1
             await _wait_for(partial(self._more_than, EDITOR_CHAT, before), 30.0, process)
-        latest = self.server.sent_to(EDITOR_CHAT)[-1].params.get("text")
-        assert latest == messages.STATISTICS_SAVED, latest
+        await _wait_for(partial(self._got, EDITOR_CHAT, messages.STATISTICS_SAVED), 30.0, process)
+
+    def _got(self, chat: int, text: str) -> bool:
+        return any(c.params.get("text") == text for c in self.server.sent_to(chat))
 
     def _more_than(self, chat: int, count: int) -> bool:
         return len(self.server.sent_to(chat)) > count
