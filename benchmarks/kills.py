@@ -3,7 +3,8 @@
 `python -m benchmarks --only kills` (or `zhoubao bench --only kills`): the scenario of
 `tests/channels/kill_week.py` (the loopback Bot API server, the windows and the editor played
 in their chats, libfaketime putting each life of the process at a chosen moment of a fixed
-week) with 100 kills and 8 items a window; `--quick` runs it with 6 kills. CI runs the short
+week) with 100 kills and 8 items a window, about 14 minutes here; `--quick` runs it with 6
+kills and 2 items (about 80 s). CI runs the short
 form (10 kills) as a test: `tests/channels/test_run_killed.py`. The seed is printed and noted;
 `KILLS_SEED=<seed>` repeats a run's kills. Figures: what the windows saw confirmed against the
 draft the editor got, the prompts, reminders and drafts, and the messages sent again (the

@@ -749,20 +749,34 @@ def _docx_text(data: bytes) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """`python -m tests.channels.kill_week [--kills N] [--seed S]`: one run, its figures."""
+    """`python -m tests.channels.kill_week [--kills N] [--seed S] [--postgres URL]`: one run."""
     import argparse
     import tempfile
 
     parser = argparse.ArgumentParser(prog="python -m tests.channels.kill_week")
     parser.add_argument("--kills", type=int, default=10)
+    parser.add_argument("--items", type=int, default=3, help="items per submitting window")
     parser.add_argument("--seed", type=int)
     parser.add_argument("--keep", type=Path, help="work directory to keep (logs, database)")
+    parser.add_argument(
+        "--postgres", metavar="URL", help="a server where a scratch database may be created"
+    )
     args = parser.parse_args(argv)
-    plan = Plan(kills=args.kills, seed=args.seed)
+
+    async def run(workdir: Path) -> Result:
+        plan = Plan(kills=args.kills, seed=args.seed, items_per_window=args.items)
+        if args.postgres is None:
+            return await Week(plan, workdir).run()
+        from benchmarks.framework import scratch_postgres
+
+        async with scratch_postgres(args.postgres, "kills") as url:
+            plan = Plan(**{**plan.__dict__, "database_url": url})
+            return await Week(plan, workdir).run()
+
     with tempfile.TemporaryDirectory(prefix="zb-kills-") as scratch:
         workdir = args.keep or Path(scratch)
         workdir.mkdir(parents=True, exist_ok=True)
-        result = asyncio.run(Week(plan, workdir).run())
+        result = asyncio.run(run(workdir))
     print(result.summary())
     return 1 if result.problems else 0
 
