@@ -144,7 +144,7 @@ class Result:
     reminders: int = 0  # delivered to the silent windows
     silent_windows_reminded: int = 0
     reminders_repeated: int = 0  # a reminder moment's message delivered more than once
-    reminders_to_others: int = 0  # to windows that had answered (items or 本周无动态)
+    reminders_to_others: int = 0  # to the windows meant to answer, not answered by then
     drafts: int = 0  # .docx delivered to the editor
     outbox_rows: int = 0
     outbox_not_sent: int = 0
@@ -167,7 +167,7 @@ class Result:
                 f"{self.prompts_repeated} repeated",
                 f"reminders: {self.reminders} to the silent windows, "
                 f"{self.silent_windows_reminded} reminded, {self.reminders_repeated} repeated, "
-                f"{self.reminders_to_others} to windows that had answered",
+                f"{self.reminders_to_others} to the other windows (no item or 本周无动态 yet)",
                 f"drafts to the editor: {self.drafts}",
                 f"messages: {self.outbox_rows} queued, {self.deliveries} delivered, "
                 f"{self.repeated_deliveries} repeated, {self.outbox_not_sent} not sent; "
