@@ -19,7 +19,7 @@ last life, after the deadline, is not killed and runs until the draft is out and
 is quiet. A speed-up (`x60`) was tried and not kept: APScheduler computes its waits from the
 wall clock but sleeps on the real monotonic clock, so every planned moment fired up to a tick
 (30 real seconds) late. The libfaketime shipped by Debian must be installed
-(`apt-get install faketime`); without it the run fails with a message saying so.
+(`apt-get install libfaketime`); without it the run fails with a message saying so.
 
 The windows. Of the 20 windows, `no_news` answer the prompt with 本周无动态, `silent` never
 answer, and the others each submit `items_per_window` items through the real conversation
@@ -61,7 +61,7 @@ ZHOUBAO: Final = [sys.executable, "-c", "from bot.cli import main; raise SystemE
 LIBFAKETIME: Final = Path("/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1")
 NO_LIBFAKETIME: Final = (
     f"libfaketime is missing ({LIBFAKETIME}): the kill test puts `zhoubao run` at chosen "
-    "moments of a fixed week with it. Install it with `apt-get install -y faketime`."
+    "moments of a fixed week with it. Install it with `apt-get install -y libfaketime`."
 )
 
 # The fixed week: Monday 19 to Friday 23 September 2022, an ordinary working week.
@@ -187,6 +187,8 @@ def faketime_env(at: datetime) -> dict[str, str]:
         "LD_PRELOAD": str(LIBFAKETIME),
         "FAKETIME": f"@{utc}",
         "FAKETIME_DONT_FAKE_MONOTONIC": "1",
+        # libfaketime 0.9.10 (Debian 12) otherwise makes Python's GIL hand-offs spin.
+        "FAKETIME_FORCE_MONOTONIC_FIX": "0",
         "TZ": "UTC",
     }
 
