@@ -31,7 +31,7 @@ from benchmarks.framework import (
 # Run in this order. A module listed in OPTIONAL runs only if its file exists, so another
 # benchmark is added by dropping benchmarks/<name>.py in (and listing it here once).
 MODULES: Final = ("turns", "draft", "history")
-OPTIONAL: Final = ("fanout", "fanout_trend", "replies", "noisy", "soak", "memory")
+OPTIONAL: Final = ("fanout", "fanout_trend", "replies", "noisy", "soak", "memory", "kills")
 DEFAULT_OUT: Final = Path(__file__).parent / "results"
 POSTGRES_ENV: Final = ("ZHOUBAO_BENCH_DATABASE_URL", "ZHOUBAO_TEST_DATABASE_URL")
 
