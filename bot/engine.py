@@ -45,7 +45,7 @@ from handlers.registry import all_states
 from handlers.types import ChatKey, Choice, Envelope, Incoming, Outgoing
 from storage.database import SQLITE_BEGIN_OPTION, statements_inline
 from storage.errors import is_unreachable
-from storage.models import Member, Role, Window
+from storage.models import Lane, Member, Role, Window
 from storage.repositories import conversations, guards, members, outbox, windows
 from storage.repositories.conversations import StoredState
 from storage.repositories.guards import GuardRecord
@@ -165,7 +165,7 @@ class Engine:
             )
             await conversations.save_states(session, [state])
             envelopes = [Envelope(key, message) for message in out]
-            await outbox.enqueue_many(session, [outbox_row(e, now) for e in envelopes])
+            await outbox.enqueue_many(session, [outbox_row(e, now, Lane.REPLY) for e in envelopes])
         logger.info("conversation resumed", extra={"state": current})
         return envelopes
 
@@ -356,7 +356,13 @@ class Engine:
         for update, outcome in zip(updates, outcomes, strict=True):
             if outcome.clear_state:
                 await conversations.delete_state(session, *_state_key(update))
-        rows = [outbox_row(envelope, now) for o in outcomes for envelope in o.envelopes]
+        # The answer to a person's own update is a reply; what the step sends to others
+        # (a notice to the editors) is bulk.
+        rows = [
+            outbox_row(envelope, now, Lane.REPLY if envelope.to == update.key else Lane.BULK)
+            for update, o in zip(updates, outcomes, strict=True)
+            for envelope in o.envelopes
+        ]
         await outbox.enqueue_many(session, rows)
 
     async def _step(

@@ -1,15 +1,39 @@
-"""The outbox dispatcher: sends queued messages through their channel, with retries."""
+"""The outbox dispatcher: sends queued messages through their channel, with retries.
+
+Per channel, each round:
+
+1. **One sender.** The process checks that it still holds the lease (`Fence`); one that lost it
+   or could not renew it claims nothing more and drops what it had fetched but not started.
+2. **Fair selection.** It asks the database for the due head of each chat's queue (the chat's
+   oldest queued message), chats with a reply queued first, then the oldest head
+   (`outbox.next_heads`), skipping the chats in flight or paced by the channel's per-chat limit.
+3. **Claim.** It claims what it picked in one UPDATE … WHERE status = 'queued' that also checks
+   the lease's epoch in the database.
+4. **In flight.** Up to `in_flight` sends at once, each to a different chat, each taking its slot
+   from the channel's `RateLimiter` (the total and per-chat limits hold over both lanes). A
+   message sent in parts records each part delivered, so a retry sends only what is missing.
+5. **Mark sent in batches.** The sends that finished together are marked sent in one
+   statement; a chat's next message is picked only after its previous one is marked.
+
+Delivery is at least once: a crash, or a lease lost while sends were on their way, repeats at
+most the messages in flight at that moment (see docs/operations.md, Delivery).
+"""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import math
+import time
+from collections import deque
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.channels.base import Channel
+from bot.channels.base import Channel, PartedChannel
 from bot.errors import ChannelError
 from bot.metrics import Metrics
 from bot.ratelimit import UNLIMITED, Limits, RateLimiter
@@ -17,7 +41,7 @@ from handlers.delivery import from_row
 from handlers.types import ChannelKind
 from handlers.undeliverable import report_undeliverable
 from storage.models import OutboxMessage
-from storage.repositories import outbox
+from storage.repositories import leases, outbox
 
 logger = logging.getLogger(__name__)
 
@@ -25,14 +49,87 @@ MAX_ATTEMPTS = 8
 BASE_BACKOFF = timedelta(seconds=2)
 MAX_BACKOFF = timedelta(minutes=10)
 
+# Sends in flight per channel: ceil(rate × round trip p90) + IN_FLIGHT_MARGIN, within bounds.
+INITIAL_ROUND_TRIP = 0.25  # seconds, until sends have been measured
+ROUND_TRIPS_KEPT = 200  # the last sends' round trips the p90 is taken over
+IN_FLIGHT_MARGIN = 2  # covers the jitter of the round trip and the slot a send waits for
+MIN_IN_FLIGHT = 1
+MAX_IN_FLIGHT = 32
+UNPACED_IN_FLIGHT = 8  # a channel with no rate limit (the console, tests)
+
 
 def backoff(attempts: int) -> timedelta:
     """Delay before the next try after `attempts` failed ones: 2 s, 4 s, 8 s … capped."""
     return min(BASE_BACKOFF * (1 << max(attempts - 1, 0)), MAX_BACKOFF)
 
 
+def in_flight_for(limits: Limits, round_trip: float) -> int:
+    """Sends to keep in flight so that the rate, not the round trip, bounds a channel.
+
+    By Little's law a channel sending `per_second` with each send taking `round_trip` has
+    rate × round trip sends on their way; the margin absorbs jitter. More would only queue
+    at the rate limiter, where a reply arriving later would wait behind them.
+    """
+    if math.isinf(limits.per_second):
+        return UNPACED_IN_FLIGHT
+    wanted = math.ceil(limits.per_second * max(round_trip, 0.0)) + IN_FLIGHT_MARGIN
+    return max(MIN_IN_FLIGHT, min(MAX_IN_FLIGHT, wanted))
+
+
+@dataclass
+class Fence:
+    """The lease a dispatcher sends under, as its process last renewed it.
+
+    `epoch` is the lease's epoch (None while the process does not hold it); the process
+    counts the lease as held until `valid_until` on its monotonic clock, a safety margin
+    before the database would let another process take it. A process stopped (SIGSTOP) or
+    cut off from the database past that moment claims and starts nothing more.
+    """
+
+    name: str
+    holder: str
+    epoch: int | None = None
+    valid_until: float = 0.0
+    clock: Callable[[], float] = time.monotonic
+
+    def held(self) -> int | None:
+        """The epoch to send under now, or None when this process may not send."""
+        if self.epoch is None or self.clock() >= self.valid_until:
+            return None
+        return self.epoch
+
+    def renewed(self, epoch: int | None, started: float, lasts: float) -> None:
+        """Record a renewal that began at `started` (monotonic) and holds for `lasts` s."""
+        self.epoch = epoch
+        self.valid_until = started + lasts if epoch is not None else 0.0
+
+    def lost(self) -> None:
+        self.epoch = None
+        self.valid_until = 0.0
+
+
+class _Dropped(Exception):
+    """The lease was lost before the send began: the message goes back to the queue."""
+
+
+@dataclass
+class _ChannelState:
+    limiter: RateLimiter
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    round_trips: deque[float] = field(default_factory=lambda: deque(maxlen=ROUND_TRIPS_KEPT))
+    wake: asyncio.Event = field(default_factory=asyncio.Event)  # something new was queued
+
+
+@dataclass
+class _Result:
+    row: OutboxMessage
+    epoch: int
+    delivered: bool = False
+    dropped: bool = False
+
+
 class Dispatcher:
-    """Sends the outbox: oldest first, in order per chat, paced, retried, never twice."""
+    """Sends the outbox: replies first, every chat fairly, several sends in flight, once."""
 
     def __init__(
         self,
@@ -42,69 +139,229 @@ class Dispatcher:
         limits: Mapping[ChannelKind, Limits] | None = None,
         max_attempts: int = MAX_ATTEMPTS,
         report_failure: bool = False,
+        *,
+        fence: Fence | None = None,
+        in_flight: int | None = None,
         metrics: Metrics | None = None,
     ) -> None:
         self._sessions = sessions
         self._channels = channels
         self._clock = clock
-        self._limiters = {
-            kind: RateLimiter((limits or {}).get(kind, UNLIMITED)) for kind in channels
-        }
+        self._limits = {kind: (limits or {}).get(kind, UNLIMITED) for kind in channels}
+        self._states = {kind: _ChannelState(RateLimiter(self._limits[kind])) for kind in channels}
         self._max_attempts = max_attempts
         # Tell the editors about a message given up on (the runtime's dispatcher does).
         self._report_failure = report_failure
-        self._lock = asyncio.Lock()  # two drains at once would send a message twice
+        # Without a fence (the console, the demo, tests) this dispatcher is the only sender.
+        self._fence = fence
+        self._fixed_in_flight = in_flight
         self.metrics = metrics if metrics is not None else Metrics()
+
+    def wake(self) -> None:
+        """Something was queued: a drain waiting for its sends looks at the outbox now."""
+        for state in self._states.values():
+            state.wake.set()
+
+    def in_flight(self, kind: ChannelKind) -> int:
+        """How many sends this channel keeps in flight now (from its measured round trips)."""
+        if self._fixed_in_flight is not None:
+            return self._fixed_in_flight
+        trips = sorted(self._states[kind].round_trips)
+        round_trip = trips[int(0.9 * (len(trips) - 1))] if trips else INITIAL_ROUND_TRIP
+        return in_flight_for(self._limits[kind], round_trip)
 
     async def drain(self, kind: ChannelKind, *, chat_id: str | None = None) -> int:
         """Send every due message of the channel (optionally one chat); return how many sent."""
-        async with self._lock:
-            return await self._drain(kind, chat_id)
+        state = self._states[kind]
+        async with state.lock:
+            return await self._drain(kind, state, chat_id)
 
-    async def _drain(self, kind: ChannelKind, chat_id: str | None) -> int:
-        channel = self._channels[kind]
-        limiter = self._limiters[kind]
+    def _epoch(self) -> int | None:
+        """The epoch this process sends under; 0 without a fence; None when it may not."""
+        return 0 if self._fence is None else self._fence.held()
+
+    async def _drain(self, kind: ChannelKind, state: _ChannelState, chat_id: str | None) -> int:
+        flying: dict[str, asyncio.Task[_Result]] = {}  # chat → its one send in flight
         sent = 0
-        while True:
-            async with self._sessions() as session:
-                rows = await outbox.due_messages(
-                    session, kind.value, self._clock(), chat_id=chat_id, limit=200
-                )
-            if not rows:
-                return sent
-            held: set[str] = set()  # chats to leave for now: their order must hold
-            waits: list[float] = []
-            progressed = False
-            for row in rows:
-                if row.chat_id in held:
+        epoch = self._epoch()
+        if epoch is not None:
+            await self._recover(kind, epoch)
+        try:
+            while True:
+                state.wake.clear()
+                waits: list[float] = []
+                epoch = self._epoch()  # the lease is checked again before every batch
+                free = self.in_flight(kind) - len(flying)
+                if epoch is not None and free > 0:
+                    for row in await self._pick(kind, state, epoch, free, flying, waits, chat_id):
+                        flying[row.chat_id] = asyncio.create_task(
+                            self._deliver(kind, state, row, epoch)
+                        )
+                if not flying and (epoch is None or not waits):
+                    return sent  # nothing due now (or no lease): the caller polls again
+                results = await self._wait_for(state, flying, min(waits) if waits else None)
+                sent += await self._settle(results)
+                for result in results:
+                    del flying[result.row.chat_id]
+        finally:
+            # Cancelled or failed: the sends still on their way are stopped; their claims go
+            # back to the queue at the next drain.
+            for task in flying.values():
+                task.cancel()
+            await asyncio.gather(*flying.values(), return_exceptions=True)
+
+    async def _wait_for(
+        self,
+        state: _ChannelState,
+        flying: Mapping[str, asyncio.Task[_Result]],
+        wait: float | None,
+    ) -> list[_Result]:
+        """Wait until a send finishes, `wait` seconds pass or something new is queued.
+
+        Returns the sends that have finished by then (together: they are marked together).
+        """
+        woken = asyncio.ensure_future(state.wake.wait())
+        try:
+            await asyncio.wait(
+                {*flying.values(), woken}, timeout=wait, return_when=asyncio.FIRST_COMPLETED
+            )
+        finally:
+            woken.cancel()
+        await asyncio.sleep(0)  # sends finishing at the same moment are settled together
+        return [task.result() for task in flying.values() if task.done()]
+
+    async def _recover(self, kind: ChannelKind, epoch: int) -> None:
+        """Return to the queue what is claimed but not in flight: a crash's or a lost lease's.
+
+        At the start of a drain this process has nothing of the channel in flight, so every
+        claim of this epoch or an earlier one is left over (the lease condition keeps a
+        process that lost the lease from touching the new holder's claims).
+        """
+        async with self._sessions() as session:
+            if not await outbox.has_claims(session, kind.value):
+                return
+        fence = self._fence
+        async with self._sessions() as session, session.begin():
+            stale = await outbox.requeue_claims(
+                session,
+                kind.value,
+                None if fence is None else epoch,
+                None
+                if fence is None
+                else leases.holds(fence.name, fence.holder, epoch, self._clock()),
+            )
+        if stale:
+            logger.warning(
+                "claims left unsent returned to the queue",
+                extra={"channel": kind.value, "messages": stale, "epoch": epoch},
+            )
+
+    async def _pick(
+        self,
+        kind: ChannelKind,
+        state: _ChannelState,
+        epoch: int,
+        free: int,
+        flying: Mapping[str, object],
+        waits: list[float],
+        chat_id: str | None,
+    ) -> list[OutboxMessage]:
+        """Select and claim up to `free` heads of chats neither in flight nor paced."""
+        paced = state.limiter.paced_chats()
+        skip = len(flying) + len(paced)
+        async with self._sessions() as session, session.begin():
+            heads = await outbox.next_heads(
+                session, kind.value, self._clock(), free + skip, chat_id=chat_id
+            )
+            chosen: list[OutboxMessage] = []
+            for row, _lane in heads:
+                if row.chat_id in flying:
                     continue
-                wait = limiter.chat_wait(row.chat_id)
+                wait = state.limiter.chat_wait(row.chat_id)
                 if wait > 0:
-                    held.add(row.chat_id)
                     waits.append(wait)
                     continue
-                await limiter.acquire(row.chat_id)
-                key, message = from_row(row)
-                try:
-                    await channel.send(key, message)
-                except ChannelError as error:
-                    if await self._failed(row, error, limiter):
-                        held.add(row.chat_id)  # its later messages wait for the retry
-                    continue
-                except Exception as error:  # a bug in an adapter must not stop the outbox
-                    logger.exception("channel send crashed", extra={"message_id": row.id})
-                    if await self._failed(row, ChannelError(repr(error), retry_after=0), limiter):
-                        held.add(row.chat_id)
-                    continue
+                if len(chosen) < free:
+                    chosen.append(row)
+            if not chosen:
+                return []
+            fence = self._fence
+            claimed = await outbox.claim(
+                session,
+                [row.id for row in chosen],
+                epoch,
+                None
+                if fence is None
+                else leases.holds(fence.name, fence.holder, epoch, self._clock()),
+            )
+        return [row for row in chosen if row.id in claimed]
+
+    async def _deliver(
+        self, kind: ChannelKind, state: _ChannelState, row: OutboxMessage, epoch: int
+    ) -> _Result:
+        """Send one claimed message (the parts still missing); record a failure."""
+        channel = self._channels[kind]
+        limiter = state.limiter
+        key, message = from_row(row)
+        try:
+            if isinstance(channel, PartedChannel):
+                count = channel.part_count(message)
+                for index in range(row.parts_sent, count):
+                    await self._slot(limiter, row.chat_id, epoch)
+                    started = time.monotonic()
+                    await channel.send_part(key, message, index)
+                    state.round_trips.append(time.monotonic() - started)
+                    if index < count - 1:
+                        row.parts_sent = index + 1
+                        async with self._sessions() as session, session.begin():
+                            await outbox.mark_parts(session, row.id, index + 1)
+            else:
+                await self._slot(limiter, row.chat_id, epoch)
+                started = time.monotonic()
+                await channel.send(key, message)
+                state.round_trips.append(time.monotonic() - started)
+        except _Dropped:
+            return _Result(row, epoch, dropped=True)
+        except ChannelError as error:
+            await self._failed(row, error, limiter)
+            return _Result(row, epoch)
+        except asyncio.CancelledError:
+            raise
+        except Exception as error:  # a bug in an adapter must not stop the outbox
+            logger.exception("channel send crashed", extra={"message_id": row.id})
+            await self._failed(row, ChannelError(repr(error), retry_after=0), limiter)
+            return _Result(row, epoch)
+        return _Result(row, epoch, delivered=True)
+
+    async def _slot(self, limiter: RateLimiter, chat_id: str, epoch: int) -> None:
+        """Take the channel's next slot; drop the send if the lease was lost meanwhile."""
+        if self._epoch() != epoch:
+            raise _Dropped
+        await limiter.acquire(chat_id)
+        if self._epoch() != epoch:
+            raise _Dropped
+
+    async def _settle(self, results: list[_Result]) -> int:
+        """Mark what was delivered sent (one statement); requeue what was dropped."""
+        delivered = [r.row.id for r in results if r.delivered]
+        dropped = [r for r in results if r.dropped]
+        if delivered:
+            async with self._sessions() as session, session.begin():
+                await outbox.mark_sent_many(session, delivered, self._clock())
+            for result in results:
+                if result.delivered:
+                    self.metrics.count_sent(result.row.channel)  # metrics: sent
+        if dropped:
+            logger.warning(
+                "lease lost: messages not sent returned to the queue",
+                extra={"messages": len(dropped)},
+            )
+            with contextlib.suppress(Exception):  # unreachable: the next holder recovers them
                 async with self._sessions() as session, session.begin():
-                    await outbox.mark_sent(session, row.id, self._clock())
-                self.metrics.count_sent(kind.value)  # metrics: sent
-                sent += 1
-                progressed = True
-            if not progressed:
-                if not waits:
-                    return sent  # what is left is scheduled for later
-                await asyncio.sleep(min(waits))
+                    for epoch in {r.epoch for r in dropped}:
+                        ids = [r.row.id for r in dropped if r.epoch == epoch]
+                        await outbox.unclaim(session, ids, epoch)
+        return len(delivered)
 
     async def _failed(self, row: OutboxMessage, error: ChannelError, limiter: RateLimiter) -> bool:
         """Mark the message failed or scheduled for a retry; True when it will be retried."""

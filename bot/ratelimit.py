@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -40,10 +41,18 @@ class RateLimiter:
         self._clock = clock
         self._next_slot = 0.0
         self._chat_ready: dict[str, float] = {}
+        self._recent: deque[tuple[float, str]] = deque()  # (ready, chat), in slot order
 
     def chat_wait(self, chat_id: str) -> float:
         """Seconds until `chat_id` may receive another message (0 when it may now)."""
         return max(0.0, self._chat_ready.get(chat_id, 0.0) - self._clock())
+
+    def paced_chats(self) -> list[str]:
+        """The chats that may not receive another message yet (their interval runs)."""
+        now = self._clock()
+        while self._recent and self._recent[0][0] <= now:
+            self._recent.popleft()
+        return [chat for ready, chat in self._recent if self._chat_ready.get(chat) == ready]
 
     def pause(self, seconds: float) -> None:
         """Send nothing for `seconds` (the channel asked us to slow down)."""
@@ -56,6 +65,8 @@ class RateLimiter:
         if self._limits.per_second != float("inf"):
             self._next_slot = start + 1.0 / self._limits.per_second
         self._chat_ready[chat_id] = start + self._limits.per_chat_interval
+        if self._limits.per_chat_interval > 0:
+            self._recent.append((self._chat_ready[chat_id], chat_id))
         if start > now:
             await asyncio.sleep(start - now)
         if len(self._chat_ready) > 10_000:

@@ -12,6 +12,7 @@ import contextlib
 import logging
 import os
 import socket
+import time
 import uuid
 from collections.abc import Mapping
 from datetime import datetime, timedelta
@@ -23,7 +24,7 @@ from bot.app import App
 from bot.channels.base import Channel
 from bot.channels.pump import pump_updates
 from bot.outage import database_outage
-from bot.outbox import Dispatcher
+from bot.outbox import Dispatcher, Fence
 from bot.ratelimit import Limits
 from handlers.binding import codes_of_other_keys
 from handlers.types import ChannelKind, Incoming
@@ -36,6 +37,9 @@ logger = logging.getLogger(__name__)
 
 LEASE_NAME = "scheduler"
 LEASE_TTL = timedelta(seconds=45)  # a dead holder is replaced within a minute
+# The dispatcher stops starting sends this long before the lease would expire, so that a
+# process stopped or cut off from the database is quiet before another takes over.
+LEASE_MARGIN = timedelta(seconds=5)
 RENEW_EVERY = 15.0  # seconds
 TICK_EVERY = 30.0  # seconds; the week trigger fires at the planned moments themselves
 STOP_GRACE = 10.0  # seconds the channels get to close cleanly on shutdown
@@ -61,12 +65,14 @@ class Service:
         self.holder = holder or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.metrics = app.metrics
         self.metrics.for_channels(kind.value for kind in self.channels)
+        self.fence = Fence(LEASE_NAME, self.holder)
         self.dispatcher = Dispatcher(
             app.sessions,
             self.channels,
             app.clock,
             limits,
             report_failure=True,
+            fence=self.fence,
             metrics=self.metrics,
         )
         self.is_leader = False
@@ -79,12 +85,22 @@ class Service:
         self._following.set()
 
     async def renew_lease(self) -> bool:
-        """Take or keep the lease; return whether this process leads now."""
+        """Take or keep the lease; return whether this process leads now.
+
+        The dispatcher sends under the lease's epoch until a safety margin before the lease
+        would expire, counted from before this renewal began (`Fence`).
+        """
+        started = time.monotonic()
         now = self.app.clock()
-        async with self.app.sessions() as session, session.begin():
-            leading = await leases.acquire(session, LEASE_NAME, self.holder, now, now + LEASE_TTL)
-        self._set_leader(leading)
-        return leading
+        try:
+            async with self.app.sessions() as session, session.begin():
+                epoch = await leases.acquire(session, LEASE_NAME, self.holder, now, now + LEASE_TTL)
+        except BaseException:
+            self.fence.lost()
+            raise
+        self.fence.renewed(epoch, started, (LEASE_TTL - LEASE_MARGIN).total_seconds())
+        self._set_leader(epoch is not None)
+        return epoch is not None
 
     def _set_leader(self, leading: bool) -> None:
         if leading != self.is_leader:
@@ -98,6 +114,7 @@ class Service:
     async def release_lease(self) -> None:
         if not self.is_leader:
             return
+        self.fence.lost()
         async with self.app.sessions() as session, session.begin():
             await leases.release(session, LEASE_NAME, self.holder, self.app.clock())
         self._set_leader(False)
@@ -128,14 +145,14 @@ class Service:
         """Send what the outbox holds for this process's channels, if it leads."""
         if not self.is_leader:
             return 0
-        sent = 0
-        for kind in self.channels:
-            sent += await self.dispatcher.drain(kind)
-        return sent
+        # Each channel at its own pace: a slow one does not hold the others back.
+        sent = await asyncio.gather(*(self.dispatcher.drain(kind) for kind in self.channels))
+        return sum(sent)
 
     def wake(self) -> None:
         """Something was queued: look at the outbox now rather than at the next poll."""
         self._wake.set()
+        self.dispatcher.wake()
 
     async def handle(self, update: Incoming) -> None:
         """Handle one incoming update, then look at the outbox at once for its replies."""
@@ -270,6 +287,7 @@ class Service:
             except Exception as error:
                 if not database_outage.failed(error, "renewing the lease"):
                     logger.exception("lease renewal failed")
+                self.fence.lost()
                 self._set_leader(False)
             await asyncio.sleep(RENEW_EVERY)
 

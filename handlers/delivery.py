@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.types import ChannelKind, ChatKey, Choice, Document, Envelope, Outgoing
-from storage.models import Member, OutboxMessage
+from storage.models import Lane, Member, OutboxMessage
 from storage.repositories import outbox
 
 
@@ -36,8 +36,12 @@ def from_row(row: OutboxMessage) -> tuple[ChatKey, Outgoing]:
     return key, Outgoing(payload["text"], choices, document)
 
 
-def outbox_row(envelope: Envelope, now: datetime) -> dict[str, Any]:
-    """The outbox row that queues `envelope` now."""
+def outbox_row(envelope: Envelope, now: datetime, lane: Lane = Lane.BULK) -> dict[str, Any]:
+    """The outbox row that queues `envelope` now.
+
+    `lane`: `Lane.REPLY` for the answer to a person's own update (the engine's), which goes
+    before prompts, reminders and notices (`Lane.BULK`, the default).
+    """
     document = envelope.message.document
     return outbox.queued_row(
         channel=envelope.to.channel.value,
@@ -48,6 +52,7 @@ def outbox_row(envelope: Envelope, now: datetime) -> dict[str, Any]:
         document_name=document.filename if document else None,
         document=document.content if document else None,
         dedupe_key=envelope.dedupe_key,
+        lane=lane,
     )
 
 

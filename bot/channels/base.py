@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from handlers.types import ChannelKind, ChatKey, Incoming, Outgoing
 
@@ -32,3 +32,21 @@ class BatchingChannel(Channel, Protocol):
     """
 
     def update_batches(self) -> AsyncIterator[Sequence[Incoming]]: ...
+
+
+@runtime_checkable
+class PartedChannel(Protocol):
+    """A channel that delivers some messages as several network messages (parts).
+
+    A long Telegram text goes as pieces of 4,096; a WeChat document as its text, then the file.
+    The outbox sends part by part and records each one delivered, so a retry sends only the
+    parts still missing. `send(to, message)` is the same as sending every part in order.
+    """
+
+    def part_count(self, message: Outgoing) -> int:
+        """How many parts `message` is sent as (the same answer every time for a message)."""
+        ...
+
+    async def send_part(self, to: ChatKey, message: Outgoing, index: int) -> None:
+        """Deliver part `index` (from 0) of `message`; raise ChannelError as `send` does."""
+        ...

@@ -155,6 +155,21 @@ def split_text(text: str, limit: int = MAX_TEXT) -> list[str]:
     return pieces
 
 
+def _parts(message: Outgoing) -> list[str | None]:
+    """The parts `message` is sent as: text pieces, and None for the document.
+
+    A document whose text fits a caption is one part; otherwise the text goes first, split
+    at 4,096, and the file after it.
+    """
+    document = message.document
+    if document is not None and telegram_length(message.text) <= MAX_CAPTION:
+        return [None]
+    parts: list[str | None] = list(split_text(message.text))
+    if document is not None:
+        parts.append(None)
+    return parts
+
+
 def retry_seconds(error: RetryAfter) -> float:
     """Telegram's wait in seconds; the library gives an int today and a timedelta later."""
     with warnings.catch_warnings():
@@ -341,41 +356,40 @@ class TelegramChannel:
     # --- sending -----------------------------------------------------------------------
 
     async def send(self, to: ChatKey, message: Outgoing) -> None:
+        for index in range(self.part_count(message)):
+            await self.send_part(to, message, index)
+
+    def part_count(self, message: Outgoing) -> int:
+        """A text's pieces of 4,096, then the document (1 when the text fits its caption)."""
+        return len(_parts(message))
+
+    async def send_part(self, to: ChatKey, message: Outgoing, index: int) -> None:
+        """Send part `index`: a piece of the text, or the document; choices go on the last."""
         try:
             chat_id = int(to.chat_id)
         except ValueError:
             raise ChannelError(f"not a Telegram chat id: {to.chat_id!r}", None) from None
-        markup = keyboard(message.choices)
+        parts = _parts(message)
+        piece = parts[index]
+        markup = keyboard(message.choices) if index == len(parts) - 1 else None
         try:
-            await self._send(chat_id, message, markup)
+            if piece is None:
+                document = message.document
+                assert document is not None
+                caption = (message.text or None) if len(parts) == 1 else None
+                await self.bot.send_document(
+                    chat_id,
+                    InputFile(document.content, filename=document.filename),
+                    caption=caption,
+                    reply_markup=markup,
+                )
+            else:
+                await self.bot.send_message(chat_id, piece, reply_markup=markup)
         except TelegramError as error:
             logger.info(
                 "telegram send failed", extra={"chat_id": to.chat_id, "error": type(error).__name__}
             )
             raise channel_error(error, self._token) from None
-
-    async def _send(
-        self, chat_id: int, message: Outgoing, markup: InlineKeyboardMarkup | None
-    ) -> None:
-        document = message.document
-        if document is not None and telegram_length(message.text) <= MAX_CAPTION:
-            await self.bot.send_document(
-                chat_id,
-                InputFile(document.content, filename=document.filename),
-                caption=message.text or None,
-                reply_markup=markup,
-            )
-            return
-        pieces = split_text(message.text)
-        for index, piece in enumerate(pieces):
-            last = index == len(pieces) - 1 and document is None
-            await self.bot.send_message(chat_id, piece, reply_markup=markup if last else None)
-        if document is not None:
-            await self.bot.send_document(
-                chat_id,
-                InputFile(document.content, filename=document.filename),
-                reply_markup=markup,
-            )
 
     # --- receiving ---------------------------------------------------------------------
 

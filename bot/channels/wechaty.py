@@ -108,6 +108,15 @@ def _load_client() -> SimpleNamespace:
     )
 
 
+def _parts(message: Outgoing) -> list[str | None]:
+    """What `message` is sent as: its text (if any), then None for the document's file."""
+    text = format_outgoing(message)
+    parts: list[str | None] = [text] if text.strip() else []
+    if message.document is not None:
+        parts.append(None)
+    return parts
+
+
 def _split_endpoint(endpoint: str) -> tuple[str, int]:
     host, _, port = endpoint.rpartition(":")
     if not host or not port.isdigit():
@@ -260,14 +269,23 @@ class WechatChannel:
         self._incoming.put_nowait(None)  # ends updates()
 
     async def send(self, to: ChatKey, message: Outgoing) -> None:
+        for index in range(self.part_count(message)):
+            await self.send_part(to, message, index)
+
+    def part_count(self, message: Outgoing) -> int:
+        """The text (when there is any), then the document's file."""
+        return len(_parts(message))
+
+    async def send_part(self, to: ChatKey, message: Outgoing, index: int) -> None:
         puppet = self._puppet
         if puppet is None or not self.logged_in:
             raise ChannelError(f"WeChat is not connected ({self._status})", retry_after=0)
-        text = format_outgoing(message)
-        if text.strip():
-            await self._call(puppet.message_send_text(to.chat_id, text))
-        if message.document is not None:
+        part = _parts(message)[index]
+        if part is None:
+            assert message.document is not None
             await self._call(puppet.message_send_file(to.chat_id, _Base64File(message.document)))
+        else:
+            await self._call(puppet.message_send_text(to.chat_id, part))
 
     async def updates(self) -> AsyncIterator[Incoming]:
         async for batch in self.update_batches():

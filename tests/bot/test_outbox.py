@@ -13,7 +13,7 @@ import asyncio
 import functools
 import time
 from collections import Counter
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from types import SimpleNamespace
@@ -61,7 +61,8 @@ class ScriptedChannel:
     kind: ChannelKind = KIND
     attempts: list[tuple[ChatKey, str]] = field(default_factory=list)  # every call, in order
     sent: list[tuple[ChatKey, Outgoing]] = field(default_factory=list)  # the successful ones
-    sent_at: list[float] = field(default_factory=list)  # time.monotonic() of each success
+    sent_at: list[float] = field(default_factory=list)  # now() of each success
+    now: Callable[[], float] = time.monotonic
 
     async def start(self) -> None:
         return None
@@ -75,7 +76,7 @@ class ScriptedChannel:
         if outcome is not None:
             raise outcome
         self.sent.append((to, message))
-        self.sent_at.append(time.monotonic())
+        self.sent_at.append(self.now())
 
     async def updates(self) -> AsyncIterator[Incoming]:
         return
@@ -91,14 +92,30 @@ class Timeline:
     def __init__(self) -> None:
         self.clock = FrozenClock(START)
         self.sleeps: list[float] = []  # every delay the rate limiter slept
+        self._sleepers: list[float] = []  # when each sleep under way ends
 
     def monotonic(self) -> float:
         return (self.clock.now() - START).total_seconds()
 
     async def sleep(self, seconds: float) -> None:
+        """Sleep on the time line: the earliest of the sleepers moves the clock to its end.
+
+        Sends in flight sleep for their slots at the same time; each wakes at its own moment
+        of the one time line, in order, as with real sleeps.
+        """
         self.sleeps.append(seconds)
-        self.clock.advance(timedelta(seconds=seconds))
-        await asyncio.sleep(0)
+        target = self.monotonic() + seconds
+        self._sleepers.append(target)
+        try:
+            while True:
+                await asyncio.sleep(0)
+                if self.monotonic() >= target:
+                    return
+                if target <= min(self._sleepers):
+                    self.clock.advance(timedelta(seconds=target - self.monotonic()))
+                    return
+        finally:
+            self._sleepers.remove(target)
 
     def advance(self, seconds: float) -> None:
         self.clock.advance(timedelta(seconds=seconds))
@@ -563,7 +580,12 @@ async def test_every_message_ends_sent_once_or_failed_when_failures_are_mixed(
     delivered = [text for _, text in channel.sent_texts()]
     assert sorted(delivered) == sorted(t for t in texts if status[t] == OutboxStatus.SENT)
     assert Counter(delivered) == Counter(set(delivered))  # none twice
-    assert await counts(session_maker) == {OutboxStatus.SENT: 9, OutboxStatus.FAILED: 3}
+    # Which message meets which outcome depends on the order the sends in flight take
+    # their slots; every message ends sent or failed, none still queued or claimed.
+    final_counts = await counts(session_maker)
+    assert set(final_counts) <= {OutboxStatus.SENT, OutboxStatus.FAILED}
+    assert sum(final_counts.values()) == len(texts)
+    assert final_counts[OutboxStatus.FAILED] >= 2  # both permanent errors
     for chat in chats:  # and each chat's deliveries kept their order
         mine = [text for text in delivered if text[0].lower() == chat]
         assert mine == sorted(mine)
@@ -575,18 +597,17 @@ async def test_every_message_ends_sent_once_or_failed_when_failures_are_mixed(
 async def test_sends_are_spaced_at_the_total_rate_when_limits_are_set(
     session_maker: Sessions, timeline: Timeline
 ) -> None:
-    channel = ScriptedChannel()
+    # Three sends in flight at once (different chats) still leave a quarter second apart;
+    # they finish together and are marked sent together, at the last one's time.
+    channel = ScriptedChannel(now=lambda: timeline.monotonic())
     await queue(session_maker, timeline.clock, ("a", "A1"), ("b", "B1"), ("c", "C1"))
     limits = Limits(per_second=4.0, per_chat_interval=0.0)
 
     await dispatcher(session_maker, channel, timeline.clock, limits=limits).drain(KIND)
 
-    assert timeline.sleeps == [0.25, 0.25]
-    assert [s.sent_at for s in await stored(session_maker)] == [
-        timeline.at(0),
-        timeline.at(0.25),
-        timeline.at(0.5),
-    ]
+    assert channel.sent_texts() == [("a", "A1"), ("b", "B1"), ("c", "C1")]
+    assert channel.sent_at == [0.0, 0.25, 0.5]
+    assert [s.sent_at for s in await stored(session_maker)] == [timeline.at(0.5)] * 3
 
 
 async def test_messages_to_one_chat_are_spaced_by_its_interval_when_limits_are_set(
