@@ -262,7 +262,7 @@ async def test_several_sends_are_in_flight_but_never_two_to_one_chat(
     took = time.monotonic() - started
 
     assert (channel.most_at_once, channel.most_to_one_chat) == (4, 1)
-    assert took < 14 * 0.1 / 2  # one at a time would take 1.4 s
+    assert took < 14 * 0.1  # one at a time takes at least 1.4 s; 5 rounds of 0.1 s here
     assert [t for c, t in channel.sent_texts() if c == "c0"] == ["M0", "M0b", "M0c"]
     # Sends that finished together were marked together: fewer statements than messages.
     assert sum(marked) == 14 and len(marked) < 14 and max(marked) >= 2
