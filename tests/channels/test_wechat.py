@@ -10,6 +10,7 @@ import asyncio
 import hashlib
 import sys
 import time
+from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -29,6 +30,7 @@ from handlers.types import ChannelKind, ChatKey, Choice, Document, Envelope, Inc
 from scheduler.clock import FrozenClock
 from scheduler.jobs import open_issue
 from storage.models import Item, OutboxMessage, Role
+from tests.channels.outbox_scenarios import paused_leader
 from tests.channels.wechat_peer import (
     BOT_ID,
     BOT_NAME,
@@ -366,3 +368,60 @@ async def test_contact_binds_submits_and_confirms_an_item(
         items = (await session.execute(select(Item))).scalars().all()
     assert [item.text for item in items] == ["商务厅窗口本周办理外资企业登记 12 件。"]
     assert all(message.to == WANG for message in await peer.sent())
+
+
+# --- the outbox: parts remembered, one sender ------------------------------------------------
+
+
+async def test_document_whose_file_fails_sends_only_the_file_again(
+    bot: Bot, peer: WechatPeer, app: App, clock: FrozenClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    content = b"PK\x03\x04 draft"
+    document = Document("第31期周报.docx", content, "application/x")
+    async with app.sessions() as session, session.begin():
+        await enqueue(
+            session, Envelope(to(CHEN), Outgoing("本期周报草稿", document=document)), clock.now()
+        )
+    puppet = bot.channel._puppet
+    real = puppet.message_send_file
+
+    def broken_once(*args: object) -> object:
+        monkeypatch.setattr(puppet, "message_send_file", real)
+
+        async def fail() -> None:
+            raise OSError("connection reset while sending the file")
+
+        return fail()
+
+    monkeypatch.setattr(puppet, "message_send_file", broken_once)
+    dispatcher = Dispatcher(app.sessions, {ChannelKind.WECHAT: bot.channel}, clock.now)
+
+    assert await dispatcher.drain(ChannelKind.WECHAT) == 0  # the text went, the file failed
+    async with app.sessions() as session:
+        row = (await session.execute(select(OutboxMessage))).scalar_one()
+        assert (row.status, row.parts_sent) == ("queued", 1)
+    clock.advance(timedelta(seconds=2))
+    assert await dispatcher.drain(ChannelKind.WECHAT) == 1
+
+    sent = await peer.wait_sent(2)
+    await asyncio.sleep(0.2)  # nothing more arrives
+    assert [(s.to, s.text, s.file is not None) for s in await peer.sent()] == [
+        (CHEN, "本期周报草稿", False),
+        (CHEN, None, True),
+    ]
+    assert sent[1].file is not None and sent[1].file["size"] == len(content)
+
+
+async def test_stopped_leader_repeats_at_most_its_send_on_the_way_over_wechat(
+    bot: Bot, peer: WechatPeer, app: App, clock: FrozenClock
+) -> None:
+    recipients = [to(WANG), to(ZHANG), to(CHEN)]
+
+    outcome = await paused_leader(app.sessions, clock, bot.channel, ChannelKind.WECHAT, recipients)
+
+    await peer.wait_sent(len(recipients) + outcome.sent_by_paused)
+    await asyncio.sleep(0.2)  # nothing more arrives
+    reached = Counter(s.to for s in await peer.sent())
+    assert set(reached) == {WANG, ZHANG, CHEN}
+    assert sum(reached.values()) - len(recipients) == outcome.sent_by_paused == 1
+    assert outcome.rows_sent == len(recipients)
