@@ -2,8 +2,9 @@
 
 Per update: drop it if the ledger has seen its id, load the sender's member and
 conversation state, run the step, save the new state and write every reply to the
-outbox. A channel sends from the outbox afterwards, so a crash neither loses nor doubles
-an answer, and a restart resumes each chat at the step it was at.
+outbox (the answers to the sender in the reply lane). A channel sends from the outbox
+afterwards, so a crash loses no answer (delivery is at least once: it may repeat the few on
+their way), and a restart resumes each chat at the step it was at.
 
 Group commit: the updates that arrive while a commit is under way are handled together in
 the next transaction (at most `MAX_BATCH`), with one multi-row statement each for the
