@@ -305,3 +305,27 @@ async def test_week_goes_on_when_the_prune_fails(
 
     assert "scheduled prune failed" in caplog.text
     assert any(job.startswith("open") for job in done)
+
+
+async def test_lease_epoch_stays_while_renewed_and_grows_whenever_taken_anew(
+    app: App, clock: FrozenClock
+) -> None:
+    a = Service(app, {}, holder="a")
+    b = Service(app, {}, holder="b")
+    assert await a.renew_lease()
+    first = a.fence.held()
+    clock.advance(timedelta(seconds=15))
+    assert await a.renew_lease()
+    assert a.fence.held() == first  # renewed: the same epoch
+
+    clock.advance(LEASE_TTL + timedelta(seconds=1))  # a stopped: its lease expires
+    assert await b.renew_lease()
+    assert b.fence.held() == (first or 0) + 1
+    assert not await a.renew_lease()
+    assert a.fence.held() is None  # lost: it sends nothing more
+
+    clock.advance(LEASE_TTL + timedelta(seconds=1))  # b stopped too; a comes back
+    assert await a.renew_lease()
+    assert a.fence.held() == (first or 0) + 2
+    await a.release_lease()
+    assert a.fence.held() is None
