@@ -164,3 +164,51 @@ async def test_unlimited_never_sleeps_when_many_sends_go_to_one_chat(
     times = await acquire_times(limiter, clock, *(["a"] * 50 + ["b", "c"] * 25))
 
     assert (set(times), clock.sleeps) == ({100.0}, [])
+
+
+class LateOnce(FakeMonotonic):
+    """A clock whose first sleep ends `late` seconds after it should (the loop was busy)."""
+
+    def __init__(self, late: float) -> None:
+        super().__init__()
+        self.late = late
+
+    async def sleep(self, seconds: float) -> None:
+        late, self.late = self.late, 0.0
+        await super().sleep(seconds + late)
+
+
+async def test_late_send_pushes_the_next_slot_back_so_sends_never_bunch(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # b's slot is at 100.25 but it goes at 100.6; c's planned slot (100.5) has passed by
+    # then: it must not follow b at once (both would reach the channel together).
+    clock = LateOnce(late=0.35)
+    monkeypatch.setattr(bot.ratelimit, "asyncio", SimpleNamespace(sleep=clock.sleep))
+    limiter = RateLimiter(Limits(per_second=4.0, per_chat_interval=0.0), clock=clock)
+    went: dict[str, float] = {}
+
+    async def send(chat: str) -> None:
+        await limiter.acquire(chat)
+        went[chat] = clock.now
+
+    await asyncio.gather(*(send(chat) for chat in "abc"))
+
+    assert went["b"] == pytest.approx(100.6)
+    assert went["c"] - went["b"] == pytest.approx(0.25 - bot.ratelimit.LATE_SLACK)
+
+
+async def test_concurrent_acquirers_take_their_slots_in_arrival_order(
+    clock: FakeMonotonic,
+) -> None:
+    limiter = RateLimiter(Limits(per_second=4.0, per_chat_interval=0.0), clock=clock)
+    went: list[str] = []
+
+    async def send(chat: str) -> None:
+        await limiter.acquire(chat)
+        went.append(chat)
+
+    await asyncio.gather(*(send(chat) for chat in "abcd"))
+
+    assert went == ["a", "b", "c", "d"]
+    assert clock.now == pytest.approx(100.75)
