@@ -145,9 +145,15 @@ class Service:
         """Send what the outbox holds for this process's channels, if it leads."""
         if not self.is_leader:
             return 0
-        # Each channel at its own pace: a slow one does not hold the others back.
-        sent = await asyncio.gather(*(self.dispatcher.drain(kind) for kind in self.channels))
-        return sum(sent)
+        # Each channel at its own pace: a slow one does not hold the others back. Every drain
+        # ends before a failure is raised, so none is left running on its own.
+        results = await asyncio.gather(
+            *(self.dispatcher.drain(kind) for kind in self.channels), return_exceptions=True
+        )
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result
+        return sum(r for r in results if isinstance(r, int))
 
     def wake(self) -> None:
         """Something was queued: look at the outbox now rather than at the next poll."""
