@@ -20,10 +20,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.channels.telegram import TelegramChannel
 from bot.outbox import Dispatcher, backoff
-from handlers.delivery import enqueue
+from bot.ratelimit import TELEGRAM_LIMITS
+from handlers.delivery import enqueue, outbox_row
 from handlers.types import ChannelKind, ChatKey, Document, Envelope, Outgoing
 from scheduler.clock import FrozenClock
-from storage.models import OutboxMessage, OutboxStatus
+from storage.models import Lane, OutboxMessage, OutboxStatus
 from storage.repositories import outbox
 from tests.channels.outbox_scenarios import lease_for, paused_leader
 from tests.channels.telegram_server import TelegramServer
@@ -256,3 +257,47 @@ async def test_document_failing_after_its_text_sends_only_the_file_again(
         ("sendDocument", None),
     ]
     assert reached[1].files["document"] == ("bulletin.docx", document.content)
+
+
+# --- lanes and limits over the wire ---
+
+
+async def test_both_lanes_keep_to_telegrams_limits_with_sends_in_flight(
+    session_maker: Sessions, clock: FrozenClock
+) -> None:
+    # Telegram's limits 5 times faster (150 a second, one per 0.2 s to a chat), enforced by
+    # the server with 429s; 60 chats prompted (bulk), 10 of them then answered (reply).
+    speedup = 5.0
+    prompted = [3000 + n for n in range(60)]
+    answered = prompted[-10:]
+    async with TelegramServer(limits=(30, 1.0), speedup=speedup) as server:
+        channel = telegram_channel(server, session_maker, clock)
+        await channel.start()
+        try:
+            rows = [
+                outbox_row(Envelope(to(chat), Outgoing("本周动态")), clock.now())
+                for chat in prompted
+            ] + [
+                outbox_row(Envelope(to(chat), Outgoing("已收到")), clock.now(), Lane.REPLY)
+                for chat in answered
+            ]
+            async with session_maker() as session, session.begin():
+                await outbox.enqueue_many(session, rows)
+            limits = {TG: TELEGRAM_LIMITS.scaled(speedup)}
+            sender = Dispatcher(session_maker, {TG: channel}, clock.now, limits)
+
+            assert await asyncio.wait_for(sender.drain(TG), 30) == 70
+        finally:
+            await channel.stop()
+
+        assert server.flood_429s == 0
+        sends = [c for c in server.calls_of("sendMessage") if c.status == 200]
+        assert len(sends) == 70
+        # The answered chats went first, each its prompt (queued before its reply) first; the
+        # replies follow once each chat's interval allows (0.2 s: some 30 sends later).
+        order = [(c.params["chat_id"], c.params["text"]) for c in sends]
+        assert {chat for chat, _ in order[:10]} == set(answered)
+        replies = [i for i, (_, text) in enumerate(order) if text == "已收到"]
+        assert len(replies) == 10 and max(replies) < 10 + 30 + 10
+        for chat in answered:
+            assert [t for c, t in order if c == chat] == ["本周动态", "已收到"]
