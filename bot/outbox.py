@@ -27,7 +27,7 @@ import logging
 import math
 import time
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -118,6 +118,8 @@ class _ChannelState:
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     round_trips: deque[float] = field(default_factory=lambda: deque(maxlen=ROUND_TRIPS_KEPT))
     wake: asyncio.Event = field(default_factory=asyncio.Event)  # something new was queued
+    wire: asyncio.Condition = field(default_factory=asyncio.Condition)  # guards on_wire
+    on_wire: int = 0  # requests sent and not yet answered
 
 
 @dataclass
@@ -166,9 +168,7 @@ class Dispatcher:
         """How many sends this channel keeps in flight now (from its measured round trips)."""
         if self._fixed_in_flight is not None:
             return self._fixed_in_flight
-        trips = sorted(self._states[kind].round_trips)
-        round_trip = trips[int(0.9 * (len(trips) - 1))] if trips else INITIAL_ROUND_TRIP
-        return in_flight_for(self._limits[kind], round_trip)
+        return in_flight_for(self._limits[kind], self._round_trip(kind))
 
     async def drain(self, kind: ChannelKind, *, chat_id: str | None = None) -> int:
         """Send every due message of the channel (optionally one chat); return how many sent."""
@@ -307,19 +307,15 @@ class Dispatcher:
             if isinstance(channel, PartedChannel):
                 count = channel.part_count(message)
                 for index in range(row.parts_sent, count):
-                    await self._slot(limiter, row.chat_id, epoch)
-                    started = time.monotonic()
-                    await channel.send_part(key, message, index)
-                    state.round_trips.append(time.monotonic() - started)
+                    async with self._on_wire(kind, state, row.chat_id, epoch):
+                        await channel.send_part(key, message, index)
                     if index < count - 1:
                         row.parts_sent = index + 1
                         async with self._sessions() as session, session.begin():
                             await outbox.mark_parts(session, row.id, index + 1)
             else:
-                await self._slot(limiter, row.chat_id, epoch)
-                started = time.monotonic()
-                await channel.send(key, message)
-                state.round_trips.append(time.monotonic() - started)
+                async with self._on_wire(kind, state, row.chat_id, epoch):
+                    await channel.send(key, message)
         except _Dropped:
             return _Result(row, epoch, dropped=True)
         except ChannelError as error:
@@ -333,13 +329,44 @@ class Dispatcher:
             return _Result(row, epoch)
         return _Result(row, epoch, delivered=True)
 
-    async def _slot(self, limiter: RateLimiter, chat_id: str, epoch: int) -> None:
-        """Take the channel's next slot; drop the send if the lease was lost meanwhile."""
-        if self._epoch() != epoch:
-            raise _Dropped
-        await limiter.acquire(chat_id)
-        if self._epoch() != epoch:
-            raise _Dropped
+    @contextlib.asynccontextmanager
+    async def _on_wire(
+        self, kind: ChannelKind, state: _ChannelState, chat_id: str, epoch: int
+    ) -> AsyncIterator[None]:
+        """One request to the channel: its turn on the wire, its slot, its round trip timed.
+
+        Requests on the wire at once are capped at ⌈rate × round trip⌉ (at least 1): as many
+        as the rate needs, no more. On a fast link that is one at a time, so requests cannot
+        reach the channel bunched (a late one followed at once by the next) and draw a 429;
+        the sends in flight still overlap their database work with it. The lease is checked
+        once the turn comes: a process that lost it drops the send.
+        """
+        async with state.wire:
+            await state.wire.wait_for(lambda: state.on_wire < self._wire_cap(kind))
+            if self._epoch() != epoch:
+                raise _Dropped
+            await state.limiter.acquire(chat_id)
+            if self._epoch() != epoch:
+                raise _Dropped
+            state.on_wire += 1
+        started = time.monotonic()
+        try:
+            yield
+            state.round_trips.append(time.monotonic() - started)
+        finally:
+            async with state.wire:
+                state.on_wire -= 1
+                state.wire.notify_all()
+
+    def _wire_cap(self, kind: ChannelKind) -> int:
+        limits = self._limits[kind]
+        if math.isinf(limits.per_second):
+            return UNPACED_IN_FLIGHT
+        return max(1, math.ceil(limits.per_second * self._round_trip(kind)))
+
+    def _round_trip(self, kind: ChannelKind) -> float:
+        trips = sorted(self._states[kind].round_trips)
+        return trips[int(0.9 * (len(trips) - 1))] if trips else INITIAL_ROUND_TRIP
 
     async def _settle(self, results: list[_Result]) -> int:
         """Mark what was delivered sent (one statement); requeue what was dropped."""
