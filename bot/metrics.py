@@ -22,8 +22,12 @@ from prometheus_client.core import GaugeMetricFamily, InfoMetricFamily, Metric
 from prometheus_client.registry import Collector
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from storage.models import Lane
 from storage.repositories import observe
-from storage.repositories.observe import NO_LANE, LeaseView, QueueDepth
+from storage.repositories.observe import LeaseView, QueueDepth
+
+LANES = tuple(lane.name.lower() for lane in Lane)  # every lane has a sample, 0 when empty
+
 
 logger = logging.getLogger(__name__)
 
@@ -164,7 +168,6 @@ class DatabaseSnapshot(Collector):
         self.channels: set[str] = set()  # shown at 0 when nothing of theirs is queued
         self.reads = 0  # readings taken (for the tests: a scrape storm reads once)
         self._reading = _Reading()
-        self._lanes: set[str] = set()
         self._lock = asyncio.Lock()
 
     async def refresh(
@@ -197,8 +200,7 @@ class DatabaseSnapshot(Collector):
         yield up
         queued = GaugeMetricFamily(
             "zhoubao_outbox_queued",
-            "Messages waiting in the outbox, per channel and lane (lane is empty until the "
-            "outbox has lanes).",
+            "Messages waiting in the outbox, per channel and lane (reply, bulk).",
             labels=["channel", "lane"],
         )
         oldest = GaugeMetricFamily(
@@ -209,14 +211,13 @@ class DatabaseSnapshot(Collector):
         seen: set[tuple[str, str]] = set()
         for depth in reading.depths:
             seen.add((depth.channel, depth.lane))
-            self._lanes.add(depth.lane)
             queued.add_metric([depth.channel, depth.lane], depth.queued)
             age = 0.0
             if depth.oldest_created_at is not None and reading.at is not None:
                 age = max((reading.at - depth.oldest_created_at).total_seconds(), 0.0)
             oldest.add_metric([depth.channel, depth.lane], age)
         for channel in sorted(self.channels):
-            for lane in sorted(self._lanes or {NO_LANE}):
+            for lane in LANES:
                 if (channel, lane) not in seen:
                     queued.add_metric([channel, lane], 0)
                     oldest.add_metric([channel, lane], 0.0)

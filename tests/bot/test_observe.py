@@ -175,22 +175,23 @@ async def test_metrics_move_after_a_turn_a_send_a_429_and_a_failure(
         )
     service.metrics.snapshot.ttl = 0.0  # read the database at every scrape in this test
     queued = samples(await (await client.get("/metrics")).text())
-    assert queued[("zhoubao_outbox_queued", (("channel", "console"), ("lane", "")))] == 3
+    assert queued[("zhoubao_outbox_queued", (("channel", "console"), ("lane", "bulk")))] == 3
     age = queued[
-        ("zhoubao_outbox_oldest_queued_age_seconds", (("channel", "console"), ("lane", "")))
+        ("zhoubao_outbox_oldest_queued_age_seconds", (("channel", "console"), ("lane", "bulk")))
     ]
     assert age == pytest.approx(180.0, abs=1.0)
 
     flaky = FlakyChannel()
     flaky.refusals = [ChannelError("Too Many Requests", retry_after=1), ChannelError("blocked")]
     service.dispatcher._channels = {CONSOLE: flaky}  # type: ignore[attr-defined]
+    await service.renew_lease()  # the clock moved past the lease: renew it, as the runner does
     await service.send_due()  # c1: 429 (deferred), c2: given up, c3: sent
     after = samples(await (await client.get("/metrics")).text())
     label = (("channel", "console"),)
     assert after[("zhoubao_outbox_sent_total", label)] == 1.0
     assert after[("zhoubao_outbox_rate_limited_total", label)] == 1.0
     assert after[("zhoubao_outbox_failed_total", label)] == 1.0
-    assert after[("zhoubao_outbox_queued", (("channel", "console"), ("lane", "")))] == 1
+    assert after[("zhoubao_outbox_queued", (("channel", "console"), ("lane", "bulk")))] == 1
     assert after[("zhoubao_turn_seconds_count", ())] == 2.0  # the binding and 帮助
     assert after[("zhoubao_turn_seconds_sum", ())] > 0
     assert after[("zhoubao_turn_batch_size_count", ())] == 2.0

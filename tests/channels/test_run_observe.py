@@ -102,7 +102,7 @@ async def test_health_ready_and_metrics_of_zhoubao_run_as_the_database_stops(
                 assert after[("zhoubao_turn_seconds_count", ())] >= 1
                 assert after[("zhoubao_turn_seconds_sum", ())] > 0
                 assert after[("zhoubao_turn_batch_size_count", ())] >= 1
-                assert ("zhoubao_outbox_queued", (("channel", "telegram"), ("lane", ""))) in after
+                assert ("zhoubao_outbox_queued", (("channel", "telegram"), ("lane", "reply"))) in after
                 assert after[("zhoubao_outbox_rate_limited_total", (("channel", "telegram"),))] == 0
 
                 await asyncio.to_thread(postgres.stop)
