@@ -79,13 +79,22 @@ async def test_health_ready_and_metrics_of_zhoubao_run_as_the_database_stops(
                 assert ready["role"] == "leader" and ready["database"]["ok"] is True
                 assert ready["channels"] == {"telegram": "running"}
 
-                status, text = await _get(client, f"{base}/metrics")
-                assert status == 200
-                before = _samples(text)
+                # The first tick opens the first issue; under load it may end after /readyz
+                # turned 200, so wait for its job time rather than race it.
+                opened = ("zhoubao_job_last_run_timestamp_seconds", (("job", "open"),))
+                loop = asyncio.get_running_loop()
+                give_up = loop.time() + 30
+                while True:
+                    status, text = await _get(client, f"{base}/metrics")
+                    assert status == 200
+                    before = _samples(text)
+                    if opened in before or loop.time() > give_up:
+                        break
+                    await asyncio.sleep(0.2)
                 sent = ("zhoubao_outbox_sent_total", (("channel", "telegram"),))
                 assert before[("zhoubao_leader", ())] == 1.0
                 assert before[("zhoubao_database_up", ())] == 1.0
-                assert before[("zhoubao_job_last_run_timestamp_seconds", (("job", "open"),))] > 0
+                assert before[opened] > 0
                 assert [k for k in before if k[0] == "zhoubao_lease_info"], before
 
                 # A turn (binding) and its two replies sent through the Bot API.
@@ -102,7 +111,10 @@ async def test_health_ready_and_metrics_of_zhoubao_run_as_the_database_stops(
                 assert after[("zhoubao_turn_seconds_count", ())] >= 1
                 assert after[("zhoubao_turn_seconds_sum", ())] > 0
                 assert after[("zhoubao_turn_batch_size_count", ())] >= 1
-                assert ("zhoubao_outbox_queued", (("channel", "telegram"), ("lane", "reply"))) in after
+                assert (
+                    "zhoubao_outbox_queued",
+                    (("channel", "telegram"), ("lane", "reply")),
+                ) in after
                 assert after[("zhoubao_outbox_rate_limited_total", (("channel", "telegram"),))] == 0
 
                 await asyncio.to_thread(postgres.stop)
