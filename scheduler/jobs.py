@@ -200,7 +200,7 @@ async def run_due_jobs(
 
     Called every half minute and at each planned moment, and again after downtime: every job
     is keyed in the ledger and commits together with its messages, so running it twice, from
-    two processes, or after a crash sends nothing twice and misses nothing. On a new install
+    two processes, or after a crash queues nothing twice and misses nothing. On a new install
     (no issue yet) the first week whose deadline is still ahead is opened at once, and its
     windows are prompted at its opening time.
 
