@@ -78,20 +78,6 @@ async def draft_messages(
     return sent
 
 
-async def deliver_draft(
-    session: AsyncSession,
-    issue: Issue,
-    template: BulletinTemplate,
-    now: datetime,
-    version: str,
-    typeset: Typesetter = docx_only,
-    is_workday: Callable[[date], bool] = monday_to_friday,
-) -> int:
-    """Queue the draft to every editor once per `version`; return how many were queued."""
-    sent = await draft_or_refusal(session, issue, template, now, typeset, is_workday)
-    return await queue_draft(session, issue, sent, now, version)
-
-
 async def draft_or_refusal(
     session: AsyncSession,
     issue: Issue,
