@@ -15,7 +15,7 @@ import re
 import subprocess
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -33,6 +33,7 @@ from handlers import messages as handler_messages
 from handlers.binding import create_invite
 from report import messages as report_messages
 from storage.models import Role
+from tests.bot.cli_run import Run, zhoubao
 from tests.fakes import Person, RecordingChannel, invite_code, write_reference_config
 
 # Issue 2022-31 of the reference bulletin: the default [numbering] and the week of 2022-09-14.
@@ -54,13 +55,6 @@ COMMANDS = (
 )  # fmt: skip
 
 
-@dataclass(frozen=True, slots=True)
-class Run:
-    code: int
-    out: str
-    err: str
-
-
 @pytest.fixture(autouse=True)
 def reference_wednesday() -> Iterator[None]:
     """The commands read the system clock: put it in the reference week, whatever today is."""
@@ -73,13 +67,6 @@ def config_path(tmp_path: Path) -> Path:
     path = tmp_path / "zhoubao.toml"
     write_reference_config(path)
     return path
-
-
-def zhoubao(capsys: pytest.CaptureFixture[str], config: Path, *args: str) -> Run:
-    """Run `zhoubao --config CONFIG ARGS…` in-process; return its exit code and output."""
-    code = main(["--config", str(config), *args])
-    out, err = capsys.readouterr()
-    return Run(code, out, err)
 
 
 def window_names(config: Path) -> list[str]:

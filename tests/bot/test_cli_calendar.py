@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -21,20 +20,13 @@ import time_machine
 
 from bot import messages
 from bot.app import open_app_from
-from bot.cli import main
 from bot.config import default_config_text, write_default_config
 from storage.models import Role
 from storage.repositories import issues, outbox
+from tests.bot.cli_run import Run, zhoubao
 from tests.fakes import Person, RecordingChannel, invite_code
 
 BEFORE_SPRING_FESTIVAL_2027 = datetime(2027, 1, 20, 10, tzinfo=ZoneInfo("Asia/Shanghai"))
-
-
-@dataclass(frozen=True, slots=True)
-class Run:
-    code: int
-    out: str
-    err: str
 
 
 @pytest.fixture(autouse=True)
@@ -48,13 +40,6 @@ def config_path(tmp_path: Path) -> Path:
     path = tmp_path / "zhoubao.toml"
     write_default_config(path)
     return path
-
-
-def zhoubao(capsys: pytest.CaptureFixture[str], config: Path, *args: str) -> Run:
-    """Run `zhoubao --config CONFIG ARGS…` in-process; return its exit code and output."""
-    code = main(["--config", str(config), *args])
-    out, err = capsys.readouterr()
-    return Run(code, out, err)
 
 
 def _config_2027(config_path: Path) -> Path:

@@ -14,7 +14,6 @@ import select
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -24,10 +23,10 @@ import time_machine
 
 from bot import messages
 from bot.channels.console import PASTE_END, PASTE_START
-from bot.cli import main
 from bot.config import load_config
 from handlers import messages as handler_messages
 from storage.models import Role
+from tests.bot.cli_run import Run, zhoubao
 from tests.fakes import write_reference_config
 
 REFERENCE_DAY = "2022-09-14"
@@ -39,20 +38,6 @@ STAFF = "商务厅小王"
 EDITOR = "编辑老陈"
 # A safety net only: each wait ends as soon as the awaited output arrives.
 PROCESS_TIMEOUT = 30.0
-
-
-@dataclass(frozen=True, slots=True)
-class Run:
-    code: int
-    out: str
-    err: str
-
-
-def zhoubao(capsys: pytest.CaptureFixture[str], config: Path, *args: str) -> Run:
-    """Run `zhoubao --config CONFIG ARGS…` in-process; return its exit code and output."""
-    code = main(["--config", str(config), *args])
-    out, err = capsys.readouterr()
-    return Run(code, out, err)
 
 
 def invite(capsys: pytest.CaptureFixture[str], config: Path, *args: str) -> str:
