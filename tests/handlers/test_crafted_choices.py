@@ -10,7 +10,7 @@ import pytest
 from bot.app import App
 from handlers import messages
 from scheduler.clock import SHANGHAI, FrozenClock
-from storage.models import Role
+from storage.models import ConversationState, Role
 from storage.repositories import conversations, figures
 from tests.fakes import Person, RecordingChannel, bound_person, invite_code, texts
 from tests.handlers.support import (
@@ -172,17 +172,9 @@ async def test_a_figure_of_thousands_of_digits_is_refused_as_not_a_number(
     assert await state_of(app, editor) == "stats.figure"
 
 
-async def test_an_order_from_someone_no_longer_an_editor_is_refused(
-    app: App, channel: RecordingChannel
-) -> None:
-    editor = await _editor_at_order_list(app, channel)
-    saved = await stored_state(app, editor)
-    assert saved is not None
-    # The same person, bound again as window staff, with the order step still saved.
-    await editor.say_all("取消", await invite_code(app, Role.STAFF, COMMERCE))
-    member = await member_of(app, editor)
-    assert member is not None and member.role == Role.STAFF
-    key = editor.key
+async def _restore_state(app: App, person: Person, saved: ConversationState) -> None:
+    """Put `person` back at a step saved earlier (as if their chat were still there)."""
+    key = person.key
     async with app.sessions() as session, session.begin():
         await conversations.save_state(
             session,
@@ -194,6 +186,19 @@ async def test_an_order_from_someone_no_longer_an_editor_is_refused(
             data=saved.data,
             now=app.clock(),
         )
+
+
+async def test_an_order_from_someone_no_longer_an_editor_is_refused(
+    app: App, channel: RecordingChannel
+) -> None:
+    editor = await _editor_at_order_list(app, channel)
+    saved = await stored_state(app, editor)
+    assert saved is not None
+    # The same person, bound again as window staff, with the order step still saved.
+    await editor.say_all("取消", await invite_code(app, Role.STAFF, COMMERCE))
+    member = await member_of(app, editor)
+    assert member is not None and member.role == Role.STAFF
+    await _restore_state(app, editor, saved)
 
     assert texts(await editor.send("2 1")) == [messages.EDITOR_ONLY]
     assert [item.position for item in await all_items(app)] == [None, None]
@@ -243,18 +248,7 @@ async def test_an_issue_date_from_someone_no_longer_an_editor_is_refused(
     saved = await stored_state(app, editor)
     assert saved is not None
     await editor.say_all("取消", await invite_code(app, Role.STAFF, COMMERCE))
-    key = editor.key
-    async with app.sessions() as session, session.begin():
-        await conversations.save_state(
-            session,
-            key.channel.value,
-            key.chat_id,
-            key.user_id,
-            conversation=saved.conversation,
-            state=saved.state,
-            data=saved.data,
-            now=app.clock(),
-        )
+    await _restore_state(app, editor, saved)
 
     assert texts(await editor.send("2022-09-16")) == [messages.EDITOR_ONLY]
     assert (await current_issue(app)).issue_date is None
