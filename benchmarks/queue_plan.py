@@ -22,7 +22,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import bindparam, text
+from sqlalchemy.dialects import sqlite
+from sqlalchemy.dialects.postgresql import psycopg2
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.sql.elements import TextClause
 
 from benchmarks.history import (
     FULL_ISSUES,
@@ -65,21 +68,28 @@ async def queue_fanout(sessions: async_sessionmaker[AsyncSession]) -> int:
     return len(rows)
 
 
-# What `outbox._HEADS` compiles to, with the values of a pick written in.
-HEADS_SQL = (
-    "SELECT outbox.*, heads.lane FROM outbox JOIN ("
-    "SELECT min(outbox.id) AS head, min(outbox.lane) AS lane FROM outbox "
-    "WHERE outbox.status = 'queued' AND outbox.channel = 'telegram' GROUP BY outbox.chat_id"
-    ") AS heads ON outbox.id = heads.head WHERE outbox.next_attempt_at <= :now "
-    "ORDER BY heads.lane, heads.head LIMIT 40"
-)
+def heads_statement(dialect_name: str, prefix: str) -> TextClause:
+    """`prefix` + the SQL `outbox.next_heads` runs on the dialect, its constants bound.
+
+    Compiled from `outbox.HEADS` itself (so the plan checked is the plan run), with named
+    parameters; :channel, :now and :limit are left for the caller to bind.
+    """
+    dialect = {"sqlite": sqlite.dialect, "postgresql": psycopg2.dialect}[dialect_name]
+    compiled = outbox.HEADS.compile(dialect=dialect(paramstyle="named"))
+    constants = {k: v for k, v in compiled.params.items() if k not in ("channel", "now", "limit")}
+    return text(prefix + str(compiled)).bindparams(**constants)
 
 
-async def explain(engine: AsyncEngine) -> str:
+async def explain(engine: AsyncEngine, analyze: bool = True) -> str:
     """EXPLAIN (PostgreSQL: EXPLAIN ANALYZE) of the statement `outbox.next_heads` runs."""
-    prefix = "EXPLAIN QUERY PLAN " if engine.dialect.name == "sqlite" else "EXPLAIN ANALYZE "
-    statement = text(prefix + HEADS_SQL).bindparams(
-        bindparam("now", NOW + timedelta(seconds=1), type_=OutboxMessage.next_attempt_at.type)
+    if engine.dialect.name == "sqlite":
+        prefix = "EXPLAIN QUERY PLAN "
+    else:
+        prefix = "EXPLAIN ANALYZE " if analyze else "EXPLAIN "
+    statement = heads_statement(engine.dialect.name, prefix).bindparams(
+        bindparam("now", NOW + timedelta(seconds=1), type_=OutboxMessage.next_attempt_at.type),
+        channel="telegram",
+        limit=40,
     )
     async with engine.connect() as connection:
         rows = (await connection.execute(statement)).all()

@@ -5,8 +5,9 @@ Per channel, each round:
 1. **One sender.** The process checks that it still holds the lease (`Fence`); one that lost it
    or could not renew it claims nothing more and drops what it had fetched but not started.
 2. **Fair selection.** It asks the database for the due head of each chat's queue (the chat's
-   oldest queued message), chats with a reply queued first, then the oldest head
-   (`outbox.next_heads`), skipping the chats in flight or paced by the channel's per-chat limit.
+   oldest queued reply, else its oldest queued message: lanes overtake each other, a lane's
+   messages never do), replies first, then the oldest head (`outbox.next_heads`), skipping the
+   chats in flight or paced by the channel's per-chat limit.
 3. **Claim.** It claims what it picked in one UPDATE … WHERE status = 'queued' that also checks
    the lease's epoch in the database.
 4. **In flight.** Up to `in_flight` sends at once, each to a different chat, each taking its slot
@@ -23,6 +24,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import heapq
+import itertools
 import logging
 import math
 import time
@@ -118,8 +121,12 @@ class _ChannelState:
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     round_trips: deque[float] = field(default_factory=lambda: deque(maxlen=ROUND_TRIPS_KEPT))
     wake: asyncio.Event = field(default_factory=asyncio.Event)  # something new was queued
-    wire: asyncio.Condition = field(default_factory=asyncio.Condition)  # guards on_wire
+    wire: asyncio.Condition = field(default_factory=asyncio.Condition)  # guards the two below
     on_wire: int = 0  # requests sent and not yet answered
+    # Requests waiting for their turn on the wire, as (lane, ticket): a heap, so the turn goes
+    # to replies first, then in the order the sends were started.
+    turns: list[tuple[int, int]] = field(default_factory=list)
+    tickets: itertools.count[int] = field(default_factory=itertools.count)
 
 
 @dataclass
@@ -307,14 +314,14 @@ class Dispatcher:
             if isinstance(channel, PartedChannel):
                 count = channel.part_count(message)
                 for index in range(row.parts_sent, count):
-                    async with self._on_wire(kind, state, row.chat_id, epoch):
+                    async with self._on_wire(kind, state, row, epoch):
                         await channel.send_part(key, message, index)
                     if index < count - 1:
                         row.parts_sent = index + 1
                         async with self._sessions() as session, session.begin():
                             await outbox.mark_parts(session, row.id, index + 1)
             else:
-                async with self._on_wire(kind, state, row.chat_id, epoch):
+                async with self._on_wire(kind, state, row, epoch):
                     await channel.send(key, message)
         except _Dropped:
             return _Result(row, epoch, dropped=True)
@@ -331,21 +338,32 @@ class Dispatcher:
 
     @contextlib.asynccontextmanager
     async def _on_wire(
-        self, kind: ChannelKind, state: _ChannelState, chat_id: str, epoch: int
+        self, kind: ChannelKind, state: _ChannelState, row: OutboxMessage, epoch: int
     ) -> AsyncIterator[None]:
         """One request to the channel: its turn on the wire, its slot, its round trip timed.
 
         Requests on the wire at once are capped at ⌈rate × round trip⌉ (at least 1): as many
         as the rate needs, no more. On a fast link that is one at a time, so requests cannot
         reach the channel bunched (a late one followed at once by the next) and draw a 429;
-        the sends in flight still overlap their database work with it. The lease is checked
-        once the turn comes: a process that lost it drops the send.
+        the sends in flight still overlap their database work with it. The turns go to
+        replies first, then in the order the sends were started, so a reply picked with bulk
+        messages in flight does not wait behind them. The lease is checked once the turn
+        comes: a process that lost it drops the send.
         """
+        turn = (row.lane, next(state.tickets))
         async with state.wire:
-            await state.wire.wait_for(lambda: state.on_wire < self._wire_cap(kind))
+            heapq.heappush(state.turns, turn)
+            try:
+                await state.wire.wait_for(
+                    lambda: state.turns[0] == turn and state.on_wire < self._wire_cap(kind)
+                )
+            finally:
+                state.turns.remove(turn)  # the head, unless cancelled while waiting
+                heapq.heapify(state.turns)
+                state.wire.notify_all()
             if self._epoch() != epoch:
                 raise _Dropped
-            await state.limiter.acquire(chat_id)
+            await state.limiter.acquire(row.chat_id)
             if self._epoch() != epoch:
                 raise _Dropped
             state.on_wire += 1

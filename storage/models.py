@@ -300,9 +300,9 @@ class OutboxMessage(Base):
         # rows (PostgreSQL otherwise fetches every failed message of all time and sorts them).
         # Also serves everything a plain (status) index did, which it replaces.
         Index("ix_outbox_status_id", "status", "id"),
-        # The dispatcher: the head (lowest id) and best lane of each chat's queued messages,
-        # an index-only range scan of the queued rows of one channel (migration 0007).
-        Index("ix_outbox_queue", "status", "channel", "chat_id", "id", "lane"),
+        # The dispatcher: the head (lowest id) of each chat's queued messages in each lane, an
+        # index-only range scan of the queued rows of one channel, in group order (0008).
+        Index("ix_outbox_queue", "status", "channel", "chat_id", "lane", "id"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)

@@ -92,31 +92,41 @@ async def due_messages(
 
 
 def _build_heads(one_chat: bool) -> Any:
-    """The head of each chat's queue (its lowest id) and the chat's best lane.
+    """The head of each chat's queue in its best lane: its oldest reply, else its oldest message.
 
-    An index-only range scan of `ix_outbox_queue` over the channel's queued rows, grouped by
-    chat: the years of sent messages are outside the range. A head is then picked only when it
-    is due (a chat waiting for a retry keeps its order), replies' chats first, then oldest.
+    Within a lane a chat's messages keep their order; a reply goes before the chat's own bulk
+    messages queued earlier (a person who writes during the fan-out is answered at once, and
+    their prompt follows). One range scan of `ix_outbox_queue` over the channel's queued rows
+    (the years of sent messages are outside it), grouped by chat and lane; the best lane of
+    each chat is then ranked first. A head is picked only when it is due (a chat waiting for a
+    retry keeps its order), replies first, then the oldest.
     """
-    heads = select(
-        func.min(OutboxMessage.id).label("head"), func.min(OutboxMessage.lane).label("lane")
+    per_lane = select(
+        OutboxMessage.chat_id.label("chat_id"),
+        OutboxMessage.lane.label("lane"),
+        func.min(OutboxMessage.id).label("head"),
     ).where(
         OutboxMessage.status == OutboxStatus.QUEUED,
         OutboxMessage.channel == bindparam("channel"),
     )
     if one_chat:
-        heads = heads.where(OutboxMessage.chat_id == bindparam("chat_id"))
-    grouped = heads.group_by(OutboxMessage.chat_id).subquery("heads")
+        per_lane = per_lane.where(OutboxMessage.chat_id == bindparam("chat_id"))
+    lanes = per_lane.group_by(OutboxMessage.chat_id, OutboxMessage.lane).subquery("lanes")
+    ranked = select(
+        lanes.c.head,
+        lanes.c.lane,
+        func.row_number().over(partition_by=lanes.c.chat_id, order_by=lanes.c.lane).label("rank"),
+    ).subquery("heads")
     return (
-        select(OutboxMessage, grouped.c.lane)
-        .join(grouped, OutboxMessage.id == grouped.c.head)
-        .where(OutboxMessage.next_attempt_at <= bindparam("now"))
-        .order_by(grouped.c.lane, grouped.c.head)
+        select(OutboxMessage, ranked.c.lane)
+        .join(ranked, OutboxMessage.id == ranked.c.head)
+        .where(ranked.c.rank == 1, OutboxMessage.next_attempt_at <= bindparam("now"))
+        .order_by(ranked.c.lane, ranked.c.head)
         .limit(bindparam("limit"))
     )
 
 
-_HEADS = _build_heads(one_chat=False)
+HEADS = _build_heads(one_chat=False)  # public for the plan checks (benchmarks.queue_plan)
 _HEADS_OF_CHAT = _build_heads(one_chat=True)
 
 
@@ -128,15 +138,15 @@ async def next_heads(
     *,
     chat_id: str | None = None,
 ) -> list[tuple[OutboxMessage, int]]:
-    """The due head of each chat's queue with the chat's lane, replies' chats first.
+    """The due head of each chat's queue in its best lane, with the lane, replies first.
 
-    A chat whose queue holds a reply is in the reply lane even when its head is a bulk message
-    queued before the reply: a chat's messages never overtake each other.
+    A chat with a reply queued offers its oldest reply, even when a bulk message of the chat
+    was queued before it: lanes overtake each other, a lane's messages never do.
     """
     params: dict[str, Any] = {"channel": channel, "now": now, "limit": limit}
     if chat_id is not None:
         params["chat_id"] = chat_id
-    result = await session.execute(_HEADS if chat_id is None else _HEADS_OF_CHAT, params)
+    result = await session.execute(HEADS if chat_id is None else _HEADS_OF_CHAT, params)
     return [(row, int(lane)) for row, lane in result.all()]
 
 
