@@ -15,6 +15,7 @@ last prompt's 200 OK) still within 1.10 × its bound, where the bound counts the
 from __future__ import annotations
 
 import asyncio
+import os
 import random
 import tempfile
 import time
@@ -62,6 +63,9 @@ class RepliesResult:
     undelivered: int
     flood_429s: int
     reply_messages: int
+    cpu_s: float  # CPU time of this process (engine turns and dispatcher) over the run
+    wall_s: float  # the run's wall time, first send → the last delivery
+    load: float  # the machine's 1-minute load average at the end
 
     @property
     def p50(self) -> float:
@@ -140,6 +144,7 @@ async def replies_run(
                     app.sessions, {TG: channel}, clock, limits={TG: TELEGRAM_LIMITS}
                 )
                 start = time.monotonic()
+                cpu_started = time.process_time()
                 arrivals = asyncio.create_task(_arrive(app, schedule, start, commits))
                 cap = start + CAP_FACTOR * prompt_bound + 10
                 while time.monotonic() < cap:
@@ -148,6 +153,8 @@ async def replies_run(
                         break
                     await asyncio.sleep(0.02)
                 await arrivals
+                cpu_s = time.process_time() - cpu_started
+                wall_s = time.monotonic() - start
             finally:
                 await channel.stop()
     finally:
@@ -176,6 +183,9 @@ async def replies_run(
         undelivered=repliers - len(latencies),
         flood_429s=server.flood_429s,
         reply_messages=len(replies),
+        cpu_s=cpu_s,
+        wall_s=wall_s,
+        load=os.getloadavg()[0],
     )
 
 
@@ -200,6 +210,8 @@ def rows_of(result: RepliesResult) -> list[Row]:
             f"≤ {TARGET_FANOUT:g} × bound", result.fanout_met),
         Row(NAME, case, "429 received", result.flood_429s, "count", None, None, "0",
             result.flood_429s == 0),
+        Row(NAME, case, "CPU of the process ÷ wall time", result.cpu_s / result.wall_s, "cores"),
+        Row(NAME, case, "machine load average (1 min) at the end", result.load, "runnable"),
     ]  # fmt: skip
 
 
@@ -209,7 +221,9 @@ def note_of(result: RepliesResult) -> str:
         f"sent) during {result.prompts:,} prompts; commit → delivered p50 {result.p50:.2f} s, "
         f"p99 {result.p99:.2f} s against a round trip of {result.round_trip * 1000:g} ms; "
         f"{result.undelivered} not delivered before the run gave up; prompts delivered in "
-        f"{result.fanout_s:.1f} s against a bound of {result.bound_s:.1f} s."
+        f"{result.fanout_s:.1f} s against a bound of {result.bound_s:.1f} s; the process used "
+        f"{result.cpu_s:.0f} s of CPU in {result.wall_s:.0f} s (load average {result.load:.1f} "
+        f"on {os.cpu_count()} CPUs)."
     )
 
 

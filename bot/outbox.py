@@ -6,8 +6,9 @@ Per channel, each round:
    or could not renew it claims nothing more and drops what it had fetched but not started.
 2. **Fair selection.** It asks the database for the due head of each chat's queue (the chat's
    oldest queued reply, else its oldest queued message: lanes overtake each other, a lane's
-   messages never do), replies first, then the oldest head (`outbox.next_heads`), skipping the
-   chats in flight or paced by the channel's per-chat limit.
+   messages never do), replies first, then the oldest head (`outbox.next_heads`); of those,
+   the chats served least in this drain first (round robin), skipping the chats in flight or
+   paced by the channel's per-chat limit.
 3. **Claim.** It claims what it picked in one UPDATE … WHERE status = 'queued' that also checks
    the lease's epoch in the database.
 4. **In flight.** Up to `in_flight` sends at once, each to a different chat, each taking its slot
@@ -29,7 +30,7 @@ import itertools
 import logging
 import math
 import time
-from collections import deque
+from collections import Counter, deque
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -189,6 +190,9 @@ class Dispatcher:
 
     async def _drain(self, kind: ChannelKind, state: _ChannelState, chat_id: str | None) -> int:
         flying: dict[str, asyncio.Task[_Result]] = {}  # chat → its one send in flight
+        # Messages each chat has received in this drain: a chat served already goes after the
+        # chats still waiting for their first (round robin), so a backlog takes no one's turn.
+        served: Counter[str] = Counter()
         sent = 0
         epoch = self._epoch()
         if epoch is not None:
@@ -200,7 +204,10 @@ class Dispatcher:
                 epoch = self._epoch()  # the lease is checked again before every batch
                 free = self.in_flight(kind) - len(flying)
                 if epoch is not None and free > 0:
-                    for row in await self._pick(kind, state, epoch, free, flying, waits, chat_id):
+                    picked = await self._pick(
+                        kind, state, epoch, free, flying, served, waits, chat_id
+                    )
+                    for row in picked:
                         flying[row.chat_id] = asyncio.create_task(
                             self._deliver(kind, state, row, epoch)
                         )
@@ -210,6 +217,8 @@ class Dispatcher:
                 sent += await self._settle(results)
                 for result in results:
                     del flying[result.row.chat_id]
+                    if result.delivered:
+                        served[result.row.chat_id] += 1
         finally:
             # Cancelled or failed: the sends still on their way are stopped; their claims go
             # back to the queue at the next drain.
@@ -270,18 +279,26 @@ class Dispatcher:
         epoch: int,
         free: int,
         flying: Mapping[str, object],
+        served: Mapping[str, int],
         waits: list[float],
         chat_id: str | None,
     ) -> list[OutboxMessage]:
-        """Select and claim up to `free` heads of chats neither in flight nor paced."""
+        """Select and claim up to `free` heads of chats neither in flight nor paced.
+
+        Of the heads the database offers (replies first, then the oldest), the chats served
+        least in this drain go first; the database's order breaks ties. The database does not
+        know who was served, so a few more heads are asked for than are free: up to
+        `MAX_IN_FLIGHT` chats served already (a backlog) can be passed over in one pick.
+        """
         paced = state.limiter.paced_chats()
-        skip = len(flying) + len(paced)
+        skip = len(flying) + len(paced) + min(len(served), MAX_IN_FLIGHT)
         async with self._sessions() as session, session.begin():
             heads = await outbox.next_heads(
                 session, kind.value, self._clock(), free + skip, chat_id=chat_id
             )
             chosen: list[OutboxMessage] = []
-            for row, _lane in heads:
+            ranked = sorted(heads, key=lambda head: (head[1], served.get(head[0].chat_id, 0)))
+            for row, _lane in ranked:
                 if row.chat_id in flying:
                     continue
                 wait = state.limiter.chat_wait(row.chat_id)

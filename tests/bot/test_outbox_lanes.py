@@ -161,6 +161,25 @@ async def test_one_chats_backlog_does_not_hold_other_chats_back(session_maker: S
     assert channel.sent_texts()[:21] == [("noisy", "N0")] + [(f"c{i}", f"C{i}") for i in range(20)]
 
 
+async def test_a_chat_served_already_waits_for_the_chats_not_served_yet(
+    session_maker: Sessions, timeline: Timeline
+) -> None:
+    # No per-chat pacing to hide behind: the backlog's head is always the oldest, yet after
+    # its first message every other chat has its turn (round robin), then the backlog goes on.
+    channel = ScriptedChannel()
+    await put(session_maker, timeline.clock, Lane.BULK, *[("noisy", f"N{i}") for i in range(30)])
+    await put(session_maker, timeline.clock, Lane.BULK, *[(f"c{i}", f"C{i}") for i in range(20)])
+    sender = Dispatcher(session_maker, {KIND: channel}, timeline.clock.now, in_flight=1)
+
+    assert await sender.drain(KIND) == 50
+
+    assert channel.sent_texts() == (
+        [("noisy", "N0")]
+        + [(f"c{i}", f"C{i}") for i in range(20)]
+        + [("noisy", f"N{i}") for i in range(1, 30)]
+    )
+
+
 async def test_chat_waiting_for_a_retry_keeps_its_order_when_it_is_asked_again(
     session_maker: Sessions, timeline: Timeline
 ) -> None:
