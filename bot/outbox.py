@@ -343,13 +343,13 @@ class Dispatcher:
         except _Dropped:
             return _Result(row, epoch, dropped=True)
         except ChannelError as error:
-            await self._failed(row, error, limiter)
+            await self._failed(row, error, limiter, epoch)
             return _Result(row, epoch)
         except asyncio.CancelledError:
             raise
         except Exception as error:  # a bug in an adapter must not stop the outbox
             logger.exception("channel send crashed", extra={"message_id": row.id})
-            await self._failed(row, ChannelError(repr(error), retry_after=0), limiter)
+            await self._failed(row, ChannelError(repr(error), retry_after=0), limiter, epoch)
             return _Result(row, epoch)
         return _Result(row, epoch, delivered=True)
 
@@ -425,14 +425,25 @@ class Dispatcher:
                         await outbox.unclaim(session, ids, epoch)
         return len(delivered)
 
-    async def _failed(self, row: OutboxMessage, error: ChannelError, limiter: RateLimiter) -> bool:
-        """Mark the message failed or scheduled for a retry; True when it will be retried."""
+    async def _failed(
+        self, row: OutboxMessage, error: ChannelError, limiter: RateLimiter, epoch: int
+    ) -> bool:
+        """Mark the message failed or scheduled for a retry; True when it will be retried.
+
+        Only while the claim of `epoch` is still ours: a process that lost the lease while
+        this send was on its way leaves the row to the next holder (who may have sent it).
+        """
         attempts = row.attempts + 1
         detail = str(error)
+        if error.retry_after is not None and error.retry_after > 0:
+            # The channel said how long to wait (Telegram's 429): the whole channel waits.
+            limiter.pause(error.retry_after)
         async with self._sessions() as session, session.begin():
             if error.retry_after is None or attempts >= self._max_attempts:
+                if not await outbox.mark_failed(session, row.id, detail, epoch):
+                    self._not_ours(row, epoch)
+                    return False
                 logger.warning("message failed", extra={"message_id": row.id, "attempts": attempts})
-                await outbox.mark_failed(session, row.id, detail)
                 self.metrics.count_failed(row.channel)  # metrics: given up
                 if self._report_failure:
                     await report_undeliverable(
@@ -440,15 +451,24 @@ class Dispatcher:
                     )
                 return False
             if error.retry_after > 0:
-                # The channel said how long to wait (Telegram's 429): the whole channel waits.
                 delay = timedelta(seconds=error.retry_after)
-                limiter.pause(error.retry_after)
-                self.metrics.count_rate_limited(row.channel)  # metrics: 429
             else:
                 delay = backoff(attempts)
-                self.metrics.count_retried(row.channel)  # metrics: transient failure
             until = self._clock() + delay
+            if not await outbox.mark_retry(session, row.id, detail, until, epoch):
+                self._not_ours(row, epoch)
+                return False
+            if error.retry_after > 0:
+                self.metrics.count_rate_limited(row.channel)  # metrics: 429
+            else:
+                self.metrics.count_retried(row.channel)  # metrics: transient failure
             logger.info("message retry", extra={"message_id": row.id, "attempts": attempts})
-            await outbox.mark_retry(session, row.id, detail, until)
             await outbox.defer_chat(session, row.channel, row.chat_id, row.id, until)
         return True
+
+    @staticmethod
+    def _not_ours(row: OutboxMessage, epoch: int) -> None:
+        logger.warning(
+            "a failed send is no longer this process's claim: left to the lease holder",
+            extra={"message_id": row.id, "epoch": epoch},
+        )

@@ -6,7 +6,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, CursorResult, bindparam, func, or_, select, update
+from sqlalchemy import ColumnElement, CursorResult, and_, bindparam, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import defer
 
@@ -268,12 +268,16 @@ async def mark_parts(session: AsyncSession, message_id: int, parts_sent: int) ->
 
 
 async def mark_retry(
-    session: AsyncSession, message_id: int, error: str, next_attempt_at: datetime
-) -> None:
-    """Back to the queue, to be tried again at `next_attempt_at`."""
-    await session.execute(
+    session: AsyncSession, message_id: int, error: str, next_attempt_at: datetime, epoch: int
+) -> bool:
+    """Back to the queue, to be tried again at `next_attempt_at`; False if no longer ours.
+
+    Only a claim of `epoch` still on its way is changed: a process that lost the lease while
+    the send failed must not put back a message the next holder has claimed or sent since.
+    """
+    result = await session.execute(
         update(OutboxMessage)
-        .where(OutboxMessage.id == message_id)
+        .where(_still_claimed(message_id, epoch))
         .values(
             status=OutboxStatus.QUEUED,
             claim_epoch=None,
@@ -283,12 +287,14 @@ async def mark_retry(
         )
         .execution_options(synchronize_session=False)
     )
+    return bool(cast(CursorResult[Any], result).rowcount)
 
 
-async def mark_failed(session: AsyncSession, message_id: int, error: str) -> None:
-    await session.execute(
+async def mark_failed(session: AsyncSession, message_id: int, error: str, epoch: int) -> bool:
+    """Give the message up; False if no longer ours (as for `mark_retry`)."""
+    result = await session.execute(
         update(OutboxMessage)
-        .where(OutboxMessage.id == message_id)
+        .where(_still_claimed(message_id, epoch))
         .values(
             status=OutboxStatus.FAILED,
             claim_epoch=None,
@@ -296,6 +302,15 @@ async def mark_failed(session: AsyncSession, message_id: int, error: str) -> Non
             last_error=error,
         )
         .execution_options(synchronize_session=False)
+    )
+    return bool(cast(CursorResult[Any], result).rowcount)
+
+
+def _still_claimed(message_id: int, epoch: int) -> ColumnElement[bool]:
+    return and_(
+        OutboxMessage.id == message_id,
+        OutboxMessage.status == OutboxStatus.SENDING,
+        OutboxMessage.claim_epoch == epoch,
     )
 
 

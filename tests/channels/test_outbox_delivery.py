@@ -19,6 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.channels.telegram import TelegramChannel
+from bot.errors import ChannelError
 from bot.outbox import Dispatcher, backoff
 from bot.ratelimit import TELEGRAM_LIMITS
 from handlers.delivery import enqueue, outbox_row
@@ -105,6 +106,39 @@ async def test_process_whose_lease_was_taken_claims_nothing(
     async with session_maker() as session:
         row = (await session.scalars(select(OutboxMessage))).one()
     assert (row.status, row.claim_epoch) == (OutboxStatus.QUEUED, None)
+
+
+async def test_a_send_failing_after_the_lease_moved_leaves_the_new_holders_message_alone(
+    telegram_server: TelegramServer,
+    tg: TelegramChannel,
+    session_maker: Sessions,
+    clock: FrozenClock,
+) -> None:
+    # A claims the message and its send hangs; meanwhile A's lease expires, B takes it, puts
+    # A's claim back and delivers the message; then A's send fails. A must not put the
+    # message back in the queue (B would send it again) nor give it up.
+    async with session_maker() as session, session.begin():
+        await enqueue(session, Envelope(to(CHATS[0]), Outgoing("提醒")), clock.now())
+    stale = await lease_for(session_maker, "a", clock)
+
+    class HangsThenFails:
+        kind = TG
+
+        async def send(self, key: ChatKey, message: Outgoing) -> None:
+            clock.advance(timedelta(minutes=1))
+            fence = await lease_for(session_maker, "b", clock)
+            assert await Dispatcher(session_maker, {TG: tg}, clock.now, fence=fence).drain(TG) == 1
+            raise ChannelError("read timed out", retry_after=0)
+
+    a = Dispatcher(session_maker, {TG: HangsThenFails()}, clock.now, fence=stale)  # type: ignore[dict-item]
+    assert await a.drain(TG) == 0
+
+    async with session_maker() as session:
+        row = (await session.scalars(select(OutboxMessage))).one()
+    assert row.status == OutboxStatus.SENT
+    fence = await lease_for(session_maker, "b", clock)
+    assert await Dispatcher(session_maker, {TG: tg}, clock.now, fence=fence).drain(TG) == 0
+    assert len(telegram_server.sent_to(CHATS[0])) == 1
 
 
 KILLED_AFTER_SENDS = """
