@@ -15,7 +15,8 @@ Per channel, each round:
    from the channel's `RateLimiter` (the total and per-chat limits hold over both lanes). A
    message sent in parts records each part delivered, so a retry sends only what is missing.
 5. **Mark sent in batches.** The sends that finished together are marked sent in one
-   statement; a chat's next message is picked only after its previous one is marked.
+   statement, in the transaction of the next pick (one commit for both); a chat's next
+   message is picked only after its previous one is marked.
 
 Delivery is at least once: a crash, or a lease lost while sends were on their way, repeats at
 most the messages in flight at that moment (see docs/operations.md, Delivery).
@@ -194,6 +195,9 @@ class Dispatcher:
         # chats still waiting for their first (round robin), so a backlog takes no one's turn.
         served: Counter[str] = Counter()
         sent = 0
+        # Delivered and not yet marked sent: marked in the transaction of the next pick (one
+        # commit for both), or on their own when there is nothing to pick.
+        unmarked: list[int] = []
         epoch = self._epoch()
         if epoch is not None:
             await self._recover(kind, epoch)
@@ -205,26 +209,35 @@ class Dispatcher:
                 free = self.in_flight(kind) - len(flying)
                 if epoch is not None and free > 0:
                     picked = await self._pick(
-                        kind, state, epoch, free, flying, served, waits, chat_id
+                        kind, state, epoch, free, flying, served, waits, chat_id, unmarked
                     )
+                    unmarked = []
                     for row in picked:
                         flying[row.chat_id] = asyncio.create_task(
                             self._deliver(kind, state, row, epoch)
                         )
+                elif unmarked:
+                    await self._mark_sent(unmarked)
+                    unmarked = []
                 if not flying and (epoch is None or not waits):
                     return sent  # nothing due now (or no lease): the caller polls again
                 results = await self._wait_for(state, flying, min(waits) if waits else None)
-                sent += await self._settle(results)
+                delivered = await self._settle(results)
+                unmarked += delivered
+                sent += len(delivered)
                 for result in results:
                     del flying[result.row.chat_id]
                     if result.delivered:
                         served[result.row.chat_id] += 1
         finally:
             # Cancelled or failed: the sends still on their way are stopped; their claims go
-            # back to the queue at the next drain.
+            # back to the queue at the next drain. What was delivered is recorded if it can be.
             for task in flying.values():
                 task.cancel()
             await asyncio.gather(*flying.values(), return_exceptions=True)
+            if unmarked:
+                with contextlib.suppress(Exception):
+                    await self._mark_sent(unmarked)
 
     async def _wait_for(
         self,
@@ -282,6 +295,7 @@ class Dispatcher:
         served: Mapping[str, int],
         waits: list[float],
         chat_id: str | None,
+        unmarked: list[int],
     ) -> list[OutboxMessage]:
         """Select and claim up to `free` heads of chats neither in flight nor paced.
 
@@ -293,6 +307,8 @@ class Dispatcher:
         paced = state.limiter.paced_chats()
         skip = len(flying) + len(paced) + min(len(served), MAX_IN_FLIGHT)
         async with self._sessions() as session, session.begin():
+            if unmarked:  # a chat's next message is picked only once its previous is marked
+                await outbox.mark_sent_many(session, unmarked, self._clock())
             heads = await outbox.next_heads(
                 session, kind.value, self._clock(), free + skip, chat_id=chat_id
             )
@@ -403,16 +419,17 @@ class Dispatcher:
         trips = sorted(self._states[kind].round_trips)
         return trips[int(0.9 * (len(trips) - 1))] if trips else INITIAL_ROUND_TRIP
 
-    async def _settle(self, results: list[_Result]) -> int:
-        """Mark what was delivered sent (one statement); requeue what was dropped."""
+    async def _mark_sent(self, ids: list[int]) -> None:
+        async with self._sessions() as session, session.begin():
+            await outbox.mark_sent_many(session, ids, self._clock())
+
+    async def _settle(self, results: list[_Result]) -> list[int]:
+        """Count what was delivered (returned, to be marked sent); requeue what was dropped."""
         delivered = [r.row.id for r in results if r.delivered]
+        for result in results:
+            if result.delivered:
+                self.metrics.count_sent(result.row.channel)  # metrics: sent
         dropped = [r for r in results if r.dropped]
-        if delivered:
-            async with self._sessions() as session, session.begin():
-                await outbox.mark_sent_many(session, delivered, self._clock())
-            for result in results:
-                if result.delivered:
-                    self.metrics.count_sent(result.row.channel)  # metrics: sent
         if dropped:
             logger.warning(
                 "lease lost: messages not sent returned to the queue",
@@ -423,7 +440,7 @@ class Dispatcher:
                     for epoch in {r.epoch for r in dropped}:
                         ids = [r.row.id for r in dropped if r.epoch == epoch]
                         await outbox.unclaim(session, ids, epoch)
-        return len(delivered)
+        return delivered
 
     async def _failed(
         self, row: OutboxMessage, error: ChannelError, limiter: RateLimiter, epoch: int
