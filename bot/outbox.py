@@ -312,29 +312,30 @@ class Dispatcher:
             heads = await outbox.next_heads(
                 session, kind.value, self._clock(), free + skip, chat_id=chat_id
             )
-            chosen: list[OutboxMessage] = []
-            ranked = sorted(heads, key=lambda head: (head[1], served.get(head[0].chat_id, 0)))
-            for row, _lane in ranked:
-                if row.chat_id in flying:
+            chosen: list[outbox.Head] = []
+            ranked = sorted(heads, key=lambda head: (head.lane, served.get(head.chat_id, 0)))
+            for head in ranked:
+                if head.chat_id in flying:
                     continue
-                wait = state.limiter.chat_wait(row.chat_id)
+                wait = state.limiter.chat_wait(head.chat_id)
                 if wait > 0:
                     waits.append(wait)
                     continue
                 if len(chosen) < free:
-                    chosen.append(row)
+                    chosen.append(head)
             if not chosen:
                 return []
             fence = self._fence
             claimed = await outbox.claim(
                 session,
-                [row.id for row in chosen],
+                [head.id for head in chosen],
                 epoch,
                 None
                 if fence is None
                 else leases.holds(fence.name, fence.holder, epoch, self._clock()),
             )
-        return [row for row in chosen if row.id in claimed]
+        order = {head.id: n for n, head in enumerate(chosen)}
+        return sorted(claimed, key=lambda row: order[row.id])  # the turns go in this order
 
     async def _deliver(
         self, kind: ChannelKind, state: _ChannelState, row: OutboxMessage, epoch: int

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
 from sqlalchemy import ColumnElement, CursorResult, and_, bindparam, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -118,7 +118,7 @@ def _build_heads(one_chat: bool) -> Any:
         func.row_number().over(partition_by=lanes.c.chat_id, order_by=lanes.c.lane).label("rank"),
     ).subquery("heads")
     return (
-        select(OutboxMessage, ranked.c.lane)
+        select(OutboxMessage.id, OutboxMessage.chat_id, ranked.c.lane)
         .join(ranked, OutboxMessage.id == ranked.c.head)
         .where(ranked.c.rank == 1, OutboxMessage.next_attempt_at <= bindparam("now"))
         .order_by(ranked.c.lane, ranked.c.head)
@@ -130,6 +130,14 @@ HEADS = _build_heads(one_chat=False)  # public for the plan checks (benchmarks.q
 _HEADS_OF_CHAT = _build_heads(one_chat=True)
 
 
+class Head(NamedTuple):
+    """The head of a chat's queue: only what choosing it needs (the row is loaded if claimed)."""
+
+    id: int
+    chat_id: str
+    lane: int
+
+
 async def next_heads(
     session: AsyncSession,
     channel: str,
@@ -137,7 +145,7 @@ async def next_heads(
     limit: int,
     *,
     chat_id: str | None = None,
-) -> list[tuple[OutboxMessage, int]]:
+) -> list[Head]:
     """The due head of each chat's queue in its best lane, with the lane, replies first.
 
     A chat with a reply queued offers its oldest reply, even when a bulk message of the chat
@@ -147,7 +155,7 @@ async def next_heads(
     if chat_id is not None:
         params["chat_id"] = chat_id
     result = await session.execute(HEADS if chat_id is None else _HEADS_OF_CHAT, params)
-    return [(row, int(lane)) for row, lane in result.all()]
+    return [Head(int(id_), chat, int(lane)) for id_, chat, lane in result.all()]
 
 
 async def claim(
@@ -155,24 +163,25 @@ async def claim(
     ids: Sequence[int],
     epoch: int,
     fence: ColumnElement[bool] | None = None,
-) -> set[int]:
-    """Claim queued messages for sending under `epoch`; return the ids claimed.
+) -> list[OutboxMessage]:
+    """Claim queued messages for sending under `epoch`; return the rows claimed, loaded.
 
     One UPDATE … WHERE status = 'queued' (and, given `fence`, while the lease is held at that
-    epoch): a message already claimed, sent, or queued by nobody's lease is not taken.
+    epoch) RETURNING the rows: a message already claimed, sent, or queued by nobody's lease is
+    not taken. Only the claimed rows are loaded (payload and document), not every head looked at.
     """
     if not ids:
-        return set()
+        return []
     stmt = (
         update(OutboxMessage)
         .where(OutboxMessage.id.in_(ids), OutboxMessage.status == OutboxStatus.QUEUED)
         .values(status=OutboxStatus.SENDING, claim_epoch=epoch)
-        .returning(OutboxMessage.id)
+        .returning(OutboxMessage)
         .execution_options(synchronize_session=False)
     )
     if fence is not None:
         stmt = stmt.where(fence)
-    return set((await session.scalars(stmt)).all())
+    return list((await session.scalars(stmt)).all())
 
 
 async def unclaim(session: AsyncSession, ids: Sequence[int], epoch: int) -> None:
