@@ -20,10 +20,13 @@ What each part follows (WeCom developer centre, developer.work.weixin.qq.com, �
   answer's invaliduser/unlicenseduser, msgid and response_code; enable_duplicate_check with
   duplicate_check_interval (≤ 4 h), which lets an at-least-once outbox resend without the
   member seeing the message twice. Text content is at most 2048 bytes (longer is cut off by
-  WeCom), so `split_text` cuts it at paragraphs, then lines, before that. The body of this
-  page was not in the reference corpus searched for this module; its field names follow
-  the official SDK (sbzhu/weworkapi_python) and the page as recalled, and the loopback
-  peer (tests/channels/wecom_server.py) checks exactly these fields.
+  WeCom), so `split_text` cuts it at paragraphs, then lines, before that. The text of this
+  page (and of 90253, 90313, 90312 below) was not in the reference corpus searched for
+  this module. The paths, a text send's JSON body and the token rule (40014 or 42001:
+  fetch a new token and call again) match Tencent's own sample, sbzhu/weworkapi_python
+  (api/src/CorpApi.py, AbstractApi.py, api/examples/MessageTest.py); that sample has no
+  textcard, template_card or media upload, so those fields follow the pages as recalled.
+  The loopback peer (tests/channels/wecom_server.py) checks exactly these fields.
 - 上传临时素材 (document/path/90253): `POST /cgi-bin/media/upload?access_token=…&type=file`,
   multipart with the file in the field `media` (filename and length), answers `media_id`
   (valid three days). A file is 5 bytes to 20 MB.
