@@ -255,8 +255,9 @@ class DingtalkApi:
         """Send to one person; raise unless delivered. Return the process query key."""
         result = await self.send_to_users([user_id], message)
         if user_id in result.flow_controlled_users:
-            # DingTalk throttles messages to one person; try again in a while.
-            raise DingtalkApiError("DingTalk batchSend: user flow-controlled", 60.0)
+            # DingTalk throttles messages to this one person: back off for this chat only
+            # (a retry_after would pause the whole channel).
+            raise DingtalkApiError("DingTalk batchSend: user flow-controlled", 0.0)
         if user_id in result.invalid_users:
             raise DingtalkApiError("DingTalk batchSend: user invalid", None)
         return result.process_query_key

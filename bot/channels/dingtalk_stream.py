@@ -27,7 +27,9 @@ Why not the SDK itself: it calls connections/open and the token with blocking `r
 it depends on `websockets` and `requests`, which zhoubao does not otherwise need, and its
 ChatbotHandler acks a message *before* handling it, in a thread pool: a crash loses it. Here
 a CALLBACK is acked only once the handler has returned, that is, once the engine has made
-the update durable; a redelivery after a crash is dropped by the update ledger.
+the update durable; a redelivery after a crash is dropped by the update ledger, and one that
+arrives (on a new connection) while the first delivery is still being handled is not handled
+again but acked when that handling ends (the SDK's in-flight map does the same).
 """
 
 from __future__ import annotations
@@ -170,7 +172,8 @@ class DingtalkStream:
         self.connected = asyncio.Event()  # set while a WebSocket is open
         self._stopping = asyncio.Event()
         self._ws: aiohttp.ClientWebSocketResponse | None = None
-        self._in_flight: set[asyncio.Task[None]] = set()
+        self._in_flight: set[asyncio.Task[None]] = set()  # acks waiting for their handling
+        self._handling: dict[str, asyncio.Task[bool]] = {}  # messageId: its handling
         self._slots = asyncio.Semaphore(MAX_IN_FLIGHT)
         self._disconnect_asked = False
         self._state_changed = asyncio.Event()
@@ -294,31 +297,47 @@ class DingtalkStream:
         if frame.type != "CALLBACK" or frame.topic not in self.topics:
             await ws.send_str(ack(frame.message_id, code=404, message="not implement"))
             return
-        await self._slots.acquire()
-        task = asyncio.create_task(self._handle(ws, frame))
+        handling = self._handling.get(frame.message_id)
+        if handling is None:
+            await self._slots.acquire()
+            handling = asyncio.create_task(self._handle(frame))
+            self._handling[frame.message_id] = handling
+            handling.add_done_callback(lambda _: self._handling.pop(frame.message_id, None))
+        # else: delivered again (after a reconnect) while still being handled: not handled
+        # twice, acked on this connection once the first handling is done (as the SDK does).
+        task = asyncio.create_task(self._ack_when_done(ws, frame.message_id, handling))
         self._in_flight.add(task)
         task.add_done_callback(self._in_flight.discard)
 
-    async def _handle(self, ws: aiohttp.ClientWebSocketResponse, frame: StreamFrame) -> None:
+    async def _handle(self, frame: StreamFrame) -> bool:
+        """Run the handler on `frame`; True when it returned."""
         try:
-            try:
-                await self._handler(frame)
-            except Exception:
-                logger.exception("dingtalk stream callback failed", extra={"topic": frame.topic})
-                reply = ack(frame.message_id, code=500, message="error", data={"response": None})
-            else:
-                reply = ack(frame.message_id, data={"response": "OK"})
-            if not ws.closed:
-                # An ack that cannot go out (the connection dropped) is no loss: DingTalk
-                # delivers the frame again, and the update ledger drops the repeat.
-                with contextlib.suppress(ConnectionError, aiohttp.ClientError):
-                    await ws.send_str(reply)
+            await self._handler(frame)
+        except Exception:
+            logger.exception("dingtalk stream callback failed", extra={"topic": frame.topic})
+            return False
         finally:
             self._slots.release()
+        return True
+
+    async def _ack_when_done(
+        self, ws: aiohttp.ClientWebSocketResponse, message_id: str, handling: asyncio.Task[bool]
+    ) -> None:
+        handled = await asyncio.shield(handling)
+        if handled:
+            reply = ack(message_id, data={"response": "OK"})
+        else:  # DingTalk delivers it again
+            reply = ack(message_id, code=500, message="error", data={"response": None})
+        if not ws.closed:
+            # An ack that cannot go out (the connection dropped) is no loss: DingTalk
+            # delivers the frame again, and the update ledger drops the repeat.
+            with contextlib.suppress(ConnectionError, aiohttp.ClientError):
+                await ws.send_str(reply)
 
     async def _drain(self) -> None:
-        if self._in_flight:
-            await asyncio.gather(*self._in_flight, return_exceptions=True)
+        pending = [*self._in_flight, *self._handling.values()]
+        if pending:
+            await asyncio.gather(*pending, return_exceptions=True)
 
     def _delay(self, attempt: int) -> float:
         delay = self._reconnect_base * 2.0 ** min(attempt, 16)
