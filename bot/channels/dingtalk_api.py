@@ -18,33 +18,44 @@ What each part follows:
   `POST {api}/v1.0/robot/oToMessages/batchSend` with robotCode, userIds (at most 20), msgKey
   and msgParam (a JSON string). 机器人发送群聊消息 (…/the-robot-sends-a-group-message):
   `POST {api}/v1.0/robot/groupMessages/send` with robotCode, openConversationId, msgKey and
-  msgParam (at most 15,000 bytes). Both pages were read. The batch answer's
-  invalidStaffIdList / flowControlledStaffIdList and the msgKey names (sampleText,
-  sampleMarkdown, sampleActionCard2…5 with actionTitleN/actionURLN, sampleFile with mediaId,
-  fileName, fileType) are from 企业机器人发送消息的消息类型
-  (open.dingtalk.com/document/development/robot-message-type), which was not in the corpus
-  searched: they follow that page as recalled, and the loopback peer checks these names.
+  msgParam (at most 15,000 bytes). The batch answer's processQueryKey, invalidStaffIdList
+  and flowControlledStaffIdList ("推送频繁，被限流的用户userId列表") are the fields of
+  Alibaba's generated SDK (com.aliyun.dingtalkrobot_1_0 BatchSendOTOResponseBody).
+- 消息发送与接收类型 (open.dingtalk.com, 即时通信IM › 机器人; read in a copy kept in a public
+  repository): the templates sampleText {content}, sampleMarkdown {title, text},
+  sampleActionCard2…5 (2 to 5 buttons, vertical: title, text, actionTitleN ≤ 20 characters,
+  actionURLN ≤ 500), sampleFile {mediaId, fileName, fileType: xlsx, pdf, zip, rar, doc,
+  docx}; the received message's fields (msgId, conversationId, conversationType "1"/"2",
+  senderStaffId, empty for a sender outside the organisation, createAt in ms, msgtype,
+  text.content); and the HTTP-mode headers `timestamp` and `sign`, checked below.
 - Choices: a robot's action card buttons open URLs; they cannot post a value back. A button
   whose URL is `dtmd://dingtalkclient/sendMessage?content=<label>` makes the member's client
-  send the label as a message, which the engine maps back like a typed label. That link
-  form is from DingTalk's 消息链接说明 as recalled and was not found in the corpus: check it
-  on a real client; the adapter can fall back to numbered text (always accepted).
+  send the label as a message, which the engine maps back like a typed label. DingTalk's
+  消息链接说明 page, which describes its link schemes, was not in the corpus; the form is
+  used by other DingTalk robots in public code. Check it on a real client; the adapter can
+  fall back to numbered text (always accepted).
 - File upload: `POST {oapi}/media/upload?access_token=…&type=file`, multipart field `media`,
   answering media_id, with the same (v1.0) token: as the official SDK's
   `upload_to_dingtalk` does it.
-- Errors: the v1.0 APIs answer an HTTP error status with {code, message, requestid}; the
-  oapi ones errcode/errmsg. 401 or code InvalidAuthentication: a fresh token, once. A
-  rate limit (HTTP 429, a code containing "QpsLimit" or "Throttling", oapi errcodes 90002,
-  90018, 90019 as 限流 pages describe them): wait a second (DingTalk counts QPS per
-  second). Errcode -1 or 88 (busy), HTTP 5xx, time-outs: back off. The monthly API quota
-  (90020, Forbidden.AccessDenied.ApiCountLimitForOrg) and everything else: give up. The
-  exact v1.0 codes of a throttle were not found in the corpus; the classification is by
-  pattern for that reason.
-- The HTTP-mode callback: DingTalk puts `timestamp` (ms) and `sign` in the request headers;
-  sign is Base64 of HMAC-SHA256 over `timestamp + "\\n" + appSecret` keyed with the
-  appSecret, and a timestamp more than an hour from now is refused. This is the documented
-  加签 algorithm of DingTalk robots (found for the custom robot's outgoing webhook; the
-  internal robot's receive-message page, which applies it to callbacks, was not in the corpus).
+- Errors, from 附录B：如何处理钉钉服务端API限流 (open.dingtalk.com/document/development/
+  how-to-process-api-throttling-on-the-dingtalk-server; read in a copy kept in a public
+  repository): the application's QPS limit (20 a second) answers Forbidden.AccessDenied.
+  QpsLimitForAppkeyAndApi (old APIs 90018), the platform-wide one Forbidden.AccessDenied.
+  QpsLimitForApi (90002): "sleep 1 second" and go on. The month's quota for a standard
+  organisation answers Forbidden.AccessDenied.ApiCountLimitForOrg (90020): give up. More
+  than 10,000 calls in 20 s from one IP bans it for 5 minutes, answered not with an error
+  code but with a page ({"status":1111,"wait":5,…,"punish":"deny"} or HTML): wait 5 minutes.
+  The v1.0 APIs answer an error with an HTTP status and {code, message, requestid}; an
+  invalid token is HTTP 400 {code: InvalidAuthentication, message: 不合法的access_token} as
+  seen in recorded answers (the SDK resets its token on 401): either gets a fresh token,
+  once. Errcode -1 or 88 (busy), HTTP 5xx, time-outs: back off. HTTP 429 and codes with
+  "Throttling" are treated as QPS limits too. Everything else: give up.
+- The HTTP-mode callback (消息发送与接收类型, 相关内容): DingTalk puts `timestamp` (ms) and
+  `sign` in the request headers; a timestamp more than an hour from now, or a sign other
+  than Base64 of HMAC-SHA256 keyed with the app secret (Client Secret), is a forged
+  request. The page's example of the string signed did not survive in the copy read; it is
+  `timestamp + "\n" + appSecret`, DingTalk's 加签 string for robots (the same scheme as the
+  custom robot's signed webhook, whose page shows it).
 """
 
 from __future__ import annotations
@@ -73,9 +84,18 @@ TOKEN_HEADER: Final = "x-acs-dingtalk-access-token"
 BATCH_MAX_USERS: Final = 20
 GROUP_PARAM_MAX_BYTES: Final = 15_000
 ACTION_CARD_MAX_BUTTONS: Final = 5  # sampleActionCard2 … sampleActionCard5
-RATE_LIMIT_WAIT: Final = 1.0  # s: DingTalk's API limits are per second
-BUSY_ERRCODES: Final = frozenset({-1, 88})
-RATE_LIMIT_ERRCODES: Final = frozenset({90002, 90018, 90019})
+RATE_LIMIT_WAIT: Final = 1.0  # s: "sleep 1 second" (the QPS limits are per second)
+IP_BAN_WAIT: Final = 300.0  # s: an IP over 10,000 calls in 20 s is banned for 5 minutes
+QPS_LIMIT_CODES: Final = frozenset(
+    {
+        "Forbidden.AccessDenied.QpsLimitForAppkeyAndApi",  # the application's, per API
+        "Forbidden.AccessDenied.QpsLimitForApi",  # all of DingTalk's, per API
+        "90018",
+        "90002",
+    }
+)
+MONTHLY_QUOTA_CODES: Final = frozenset({"Forbidden.AccessDenied.ApiCountLimitForOrg", "90020"})
+BUSY_CODES: Final = frozenset({"-1", "88"})
 SIGNATURE_MAX_SKEW_MS: Final = 3600 * 1000
 DEFAULT_TIMEOUT: Final = 10.0
 MAX_TEXT_CHARS: Final = 16 * 1024
@@ -94,15 +114,11 @@ class DingtalkApiError(ChannelError):
 
 def retry_after_for(status: int, code: str) -> float | None:
     """The outbox's retry_after for an HTTP status and DingTalk code (module docstring)."""
-    if "ApiCountLimit" in code or code == "90020":  # the month's quota: no use retrying soon
+    if code in MONTHLY_QUOTA_CODES:  # the month's quota: no use retrying soon
         return None
-    if status == 429 or "QpsLimit" in code or "Throttling" in code:
+    if code in QPS_LIMIT_CODES or status == 429 or "QpsLimit" in code or "Throttling" in code:
         return RATE_LIMIT_WAIT
-    if code.lstrip("-").isdigit() and int(code) in RATE_LIMIT_ERRCODES:
-        return RATE_LIMIT_WAIT
-    if code.lstrip("-").isdigit() and int(code) in BUSY_ERRCODES:
-        return 0.0
-    if status >= 500:
+    if code in BUSY_CODES or status >= 500:
         return 0.0
     return None
 
@@ -364,6 +380,10 @@ class DingtalkApi:
             answer = json.loads(raw) if raw else {}
         except ValueError:
             answer = None
+        if _ip_banned(status, answer):
+            raise DingtalkApiError(
+                f"DingTalk {call}: answered by the per-IP limit (or not JSON)", IP_BAN_WAIT
+            )
         if status != 200:
             code = str(answer.get("code", "")) if isinstance(answer, dict) else ""
             raise DingtalkApiError(
@@ -384,6 +404,13 @@ class DingtalkApi:
                 status=status,
             )
         return answer
+
+
+def _ip_banned(status: int, answer: object) -> bool:
+    """The answer of DingTalk's per-IP limit: a page, not an error code (see module)."""
+    if isinstance(answer, dict):
+        return answer.get("punish") == "deny"
+    return status < 500  # not JSON, and not a proxy's 5xx: the HTML page of the ban
 
 
 def _token_refused(error: DingtalkApiError) -> bool:
@@ -412,15 +439,17 @@ class DingtalkMessageError(Exception):
 class IncomingRobotMessage:
     """A message to the robot, from Stream (topic /v1.0/im/bot/messages/get) or HTTP mode.
 
-    Field names follow the official SDK's `ChatbotMessage.from_dict` (dingtalk_stream/
-    chatbot.py): msgId, conversationId, conversationType ("1" one-to-one, "2" group),
-    senderStaffId, senderId, robotCode, createAt, isInAtList, msgtype, text.content.
+    Field names follow 消息发送与接收类型 and the official SDK's `ChatbotMessage.from_dict`
+    (dingtalk_stream/chatbot.py): msgId, conversationId, conversationType ("1" one-to-one,
+    "2" group), senderStaffId (empty when the sender is outside the organisation), senderId,
+    robotCode, createAt (ms; a string on the page, a number in the SDK's examples),
+    isInAtList, msgtype, text.content.
     """
 
     msg_id: str
     conversation_id: str
     is_group: bool
-    sender_staff_id: str
+    sender_staff_id: str | None  # the userId; None for a sender outside the organisation
     sender_id: str
     robot_code: str
     create_at: int  # ms
@@ -447,9 +476,7 @@ def parse_robot_message(data: object) -> IncomingRobotMessage:
     conversation_type = required("conversationType")
     if conversation_type not in {"1", "2"}:
         raise DingtalkMessageError("unknown conversationType")
-    create_at = data.get("createAt")
-    if isinstance(create_at, bool) or not isinstance(create_at, int) or create_at < 0:
-        raise DingtalkMessageError("createAt is not a number")
+    create_at = _milliseconds(data.get("createAt"))
     msg_type = required("msgtype")
     text: str | None = None
     if msg_type == "text":
@@ -464,7 +491,7 @@ def parse_robot_message(data: object) -> IncomingRobotMessage:
         msg_id=required("msgId"),
         conversation_id=required("conversationId"),
         is_group=conversation_type == "2",
-        sender_staff_id=required("senderStaffId"),
+        sender_staff_id=_optional(data.get("senderStaffId")),
         sender_id=str(data.get("senderId") or ""),
         robot_code=str(data.get("robotCode") or ""),
         create_at=create_at,
@@ -472,6 +499,18 @@ def parse_robot_message(data: object) -> IncomingRobotMessage:
         text=text,
         is_in_at_list=data.get("isInAtList") is True,
     )
+
+
+def _milliseconds(value: object) -> int:
+    if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= 16:
+        return int(value)
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 10**16:
+        return value
+    raise DingtalkMessageError("createAt is not a number")
+
+
+def _optional(value: object) -> str | None:
+    return value.strip() if isinstance(value, str) and value.strip() else None
 
 
 # --- the HTTP-mode callback's signature --------------------------------------------------

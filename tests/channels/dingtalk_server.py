@@ -6,7 +6,8 @@ DingTalk's pages describe it (see bot/channels/dingtalk_api.py and dingtalk_stre
 
 - `POST /v1.0/oauth2/accessToken` {appKey, appSecret} → {accessToken, expireIn}; wrong
   credentials → HTTP 400. Tokens live `token_ttl` seconds; `expire_tokens()` ends every token
-  issued so far: a call with one then gets HTTP 401 {code: InvalidAuthentication}.
+  issued so far: a call with one then gets HTTP 400 {code: InvalidAuthentication}, as
+  DingTalk answers an invalid token.
 - `POST /v1.0/gateway/connections/open` {clientId, clientSecret, subscriptions, ua, localIp}
   → {endpoint, ticket}; wrong credentials → HTTP 401. The endpoint is this server's
   WebSocket; a ticket opens one connection.
@@ -21,16 +22,18 @@ DingTalk's pages describe it (see bot/channels/dingtalk_api.py and dingtalk_stre
   invalidStaffIdList, `flow_control(user)` puts a user in flowControlledStaffIdList),
   openConversationId of a known group, msgKey of a known template and msgParam a JSON string
   with that template's fields → {processQueryKey}. Opt-in rate limit:
-  `DingtalkServer(send_limit=(N, seconds))` answers beyond it with HTTP 403
-  {code: Forbidden.AccessDenied.QpsLimitForApi}.
+  `DingtalkServer(send_limit=(N, seconds))` answers beyond it with
+  {code: Forbidden.AccessDenied.QpsLimitForAppkeyAndApi} (附录B：如何处理钉钉服务端API限流; the
+  page gives no HTTP status, 403 is what others record).
 - `POST /media/upload?access_token&type=file` (oapi, errcode style), multipart field `media`.
-- `fail_next(path, status, code)` fails the next call of a path once.
+- `fail_next(path, status, code)` fails the next call of a path once; with code `IP_BAN`
+  it answers the per-IP limit's page ({"status":1111,"wait":5,…,"punish":"deny"}).
 
 `post_http_callback(url, message)` delivers a robot message in HTTP mode instead: a POST of
 its JSON with the `timestamp` and `sign` headers (HMAC-SHA256 of the app secret).
 
-The error codes of a throttle and of a bad parameter are as recalled, not from a page
-found; the clients classify throttles by pattern for that reason.
+The codes of a bad parameter (InvalidParameter.…) are this server's own: the clients only
+need to know they are permanent.
 """
 
 from __future__ import annotations
@@ -55,6 +58,7 @@ APP_SECRET: Final = "test-app-secret-of-the-robot"
 STAFF: Final = frozenset({"manager4711", "staff0001", "staff0002"})
 GROUPS: Final = frozenset({"cidGroupOfTheHall=="})
 BOT_TOPIC: Final = "/v1.0/im/bot/messages/get"
+IP_BAN: Final = "ip-ban"  # fail_next(path, 200, IP_BAN): the per-IP limit's page
 SAFETY: Final = 5.0  # s: waits in the tests end by then at the latest
 TEMPLATES: Final = {
     "sampleText": ("content",),
@@ -382,6 +386,12 @@ class DingtalkServer:
         if not failures:
             return None
         status, code = failures.pop(0)
+        if code == IP_BAN:
+            call.status, call.code = status, code
+            return web.json_response(
+                {"status": 1111, "wait": 5, "source": "x5", "punish": "deny", "uuid": "x"},
+                status=status,
+            )
         if not code:
             call.status = status
             return web.Response(status=status, text="<html>Bad Gateway</html>")
@@ -418,7 +428,8 @@ class DingtalkServer:
         if (failure := self._failure(call)) is not None:
             return call, failure
         if not self._token_ok(request.headers.get("x-acs-dingtalk-access-token", "")):
-            return call, self._v1_error(call, 401, "InvalidAuthentication")
+            # As DingTalk answers it (HTTP 400, not 401, in recorded answers).
+            return call, self._v1_error(call, 400, "InvalidAuthentication")
         if self.send_limit is not None:
             count, window = self.send_limit
             now = time.monotonic()
@@ -426,7 +437,9 @@ class DingtalkServer:
                 self._recent_sends.popleft()
             if len(self._recent_sends) >= count:
                 self.rate_limited += 1
-                return call, self._v1_error(call, 403, "Forbidden.AccessDenied.QpsLimitForApi")
+                return call, self._v1_error(
+                    call, 403, "Forbidden.AccessDenied.QpsLimitForAppkeyAndApi"
+                )
             self._recent_sends.append(now)
         if body.get("robotCode") != self.app_key:
             return call, self._v1_error(call, 400, "InvalidParameter.robotCode")

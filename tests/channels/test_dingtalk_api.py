@@ -36,7 +36,7 @@ from bot.channels.dingtalk_stream import (
     StreamFrame,
     StreamState,
 )
-from tests.channels.dingtalk_server import APP_KEY, APP_SECRET, DingtalkServer
+from tests.channels.dingtalk_server import APP_KEY, APP_SECRET, IP_BAN, DingtalkServer
 
 BATCH = "/v1.0/robot/oToMessages/batchSend"
 USER = "manager4711"
@@ -114,7 +114,7 @@ async def test_token_expired_mid_run_is_fetched_again_and_the_send_retried_once(
     server.expire_tokens()
     await api.send_to_user(USER, text_message("之后"))
 
-    assert [call.status for call in server.calls_to(BATCH)] == [200, 401, 200]
+    assert [call.status for call in server.calls_to(BATCH)] == [200, 400, 200]
     assert server.token_calls == 2
     assert [body["msgParam"]["content"] for body in server.sent] == ["之前", "之后"]
 
@@ -223,14 +223,28 @@ async def test_upload_with_an_expired_token_is_retried_with_a_fresh_one(
 
 
 def test_errors_map_onto_the_outboxs_retry_rules() -> None:
+    assert retry_after_for(403, "Forbidden.AccessDenied.QpsLimitForAppkeyAndApi") == 1
     assert retry_after_for(403, "Forbidden.AccessDenied.QpsLimitForApi") == 1
-    assert retry_after_for(429, "") == 1
     assert retry_after_for(200, "90018") == 1
+    assert retry_after_for(200, "90002") == 1
+    assert retry_after_for(429, "") == 1
     assert retry_after_for(200, "-1") == 0
+    assert retry_after_for(200, "88") == 0
     assert retry_after_for(502, "") == 0
     assert retry_after_for(403, "Forbidden.AccessDenied.ApiCountLimitForOrg") is None
     assert retry_after_for(200, "90020") is None
     assert retry_after_for(400, "InvalidParameter.msgKey") is None
+
+
+async def test_the_per_ip_ban_is_waited_out_for_five_minutes(
+    server: DingtalkServer, session: aiohttp.ClientSession
+) -> None:
+    server.fail_next(BATCH, 200, IP_BAN)
+
+    with pytest.raises(DingtalkApiError) as raised:
+        await client(server, session).send_to_user(USER, text_message("你好"))
+
+    assert raised.value.retry_after == 300
 
 
 async def test_rate_limit_is_waited_out_for_a_second(session: aiohttp.ClientSession) -> None:
@@ -319,11 +333,25 @@ def test_robot_message_is_read_into_a_record(server: DingtalkServer) -> None:
     assert record.update_id == "msg:msgA1"
 
 
+def test_robot_message_from_outside_the_organisation_has_no_staff_id(
+    server: DingtalkServer,
+) -> None:
+    data = {**server.robot_message(USER, "外部"), "senderStaffId": ""}
+
+    assert parse_robot_message(data).sender_staff_id is None
+
+
+def test_robot_message_time_may_come_as_a_string(server: DingtalkServer) -> None:
+    data = {**server.robot_message(USER, "时间"), "createAt": "1700000000123"}
+
+    assert parse_robot_message(data).create_at == 1700000000123
+
+
 @pytest.mark.parametrize(
     ("change", "reason"),
     [
         ({"msgId": ""}, "no msgId"),
-        ({"senderStaffId": None}, "no senderStaffId"),
+        ({"conversationId": None}, "no conversationId"),
         ({"conversationType": "3"}, "unknown conversationType"),
         ({"createAt": "soon"}, "createAt is not a number"),
         ({"text": {}}, "text without content"),
