@@ -14,29 +14,37 @@ What each part follows (WeCom developer centre, developer.work.weixin.qq.com, �
   access_token失效"). So: one cached token, refreshed `refresh_margin` seconds before
   `expires_in` runs out, and dropped and fetched again once when a call answers 42001
   (access_token已过期) or 40014 (不合法的access_token); one fetch at a time.
-- 发送应用消息 (document/path/90236, `POST /cgi-bin/message/send?access_token=…`): the JSON
-  bodies of msgtype text, textcard, template_card (card_type button_interaction: main_title,
-  sub_title_text, task_id, button_list of {text, style, key}) and file ({media_id}); the
-  answer's invaliduser/unlicenseduser, msgid and response_code; enable_duplicate_check with
-  duplicate_check_interval (≤ 4 h), which lets an at-least-once outbox resend without the
-  member seeing the message twice. Text content is at most 2048 bytes (longer is cut off by
-  WeCom), so `split_text` cuts it at paragraphs, then lines, before that. The text of this
-  page (and of 90253, 90313, 90312 below) was not in the reference corpus searched for
-  this module. The paths, a text send's JSON body and the token rule (40014 or 42001:
-  fetch a new token and call again) match Tencent's own sample, sbzhu/weworkapi_python
-  (api/src/CorpApi.py, AbstractApi.py, api/examples/MessageTest.py); that sample has no
-  textcard, template_card or media upload, so those fields follow the pages as recalled.
-  The loopback peer (tests/channels/wecom_server.py) checks exactly these fields.
+- 发送应用消息 (document/path/90236, `POST /cgi-bin/message/send?access_token=…`; read in
+  a copy kept in a public repository, updated 2025/09/24): text.content at most 2048 bytes
+  (longer is cut off, so `split_text` cuts at paragraphs, then lines, first); textcard
+  title ≤ 128 and description ≤ 512 characters, url required (≤ 2048 bytes, with http(s)),
+  btntxt ≤ 4 characters; file {media_id}; enable_duplicate_check: the same request JSON is
+  not delivered twice within duplicate_check_interval (default 1800 s, at most 4 h), which
+  lets an at-least-once outbox resend without the member seeing it twice. The answer: msgid,
+  response_code (cards with buttons; 72 h, once), and the recipients it could not reach in
+  invaliduser/unlicenseduser, lowercased; when none could be reached, errcode 81013. Sends
+  beyond 30 a minute or 1000 an hour to one member are dropped *without an error*, so the
+  adapter must pace per chat. Text content may carry `<a href>` links, which WeCom renders.
+  The copy stops before the template_card section; button_interaction's fields (main_title,
+  sub_title_text, task_id: digits, letters and _-@, ≤ 128 bytes; button_list of ≤ 6 {text,
+  style 1-4, key ≤ 1024 bytes, unique}) are as that section is quoted in public code. The
+  paths, a text send's body and the token rule (40014 or 42001: fetch a new token and call
+  again) also match Tencent's own sample, sbzhu/weworkapi_python (api/src/CorpApi.py,
+  AbstractApi.py, api/examples/MessageTest.py). The loopback peer
+  (tests/channels/wecom_server.py) checks exactly these fields.
 - 上传临时素材 (document/path/90253): `POST /cgi-bin/media/upload?access_token=…&type=file`,
   multipart with the file in the field `media` (filename and length), answers `media_id`
-  (valid three days). A file is 5 bytes to 20 MB.
+  (valid three days, shared by the corp's applications). A file is 5 bytes to 20 MB. This
+  page and the two below were not found, not even as copies; their facts are as the pages
+  are quoted in public code, and as recalled.
 - 全局错误码 (document/path/90313) and 频率限制 (document/path/90312): -1 系统繁忙 (retry
   later, at most three times); 45009 接口调用超过限制 and 45033 接口并发调用超过限制 (the
   limits are counted per minute, so wait a minute); everything else is a request WeCom will
   refuse again (a wrong secret 40001, corp id 40013, agent id 40056, an untrusted IP 60020,
   no permission 48002, no valid recipient 81013, …): give up. HTTP 5xx, time-outs and
   dropped connections are transient.
-- 事件格式 (document/path/90376) and 接收消息 (document/path/90239): the decrypted callback
+- 事件格式 (document/path/90376, read; template_card_event as path/90240 shows it, quoted in
+  WxJava's tests) and 接收消息 (document/path/90239): the decrypted callback
   XML: ToUserName (the corp id), FromUserName (the member's UserID), CreateTime, MsgType,
   AgentID; text has Content and MsgId; an event has Event (enter_agent, template_card_event
   with EventKey = the tapped button's key, TaskId, CardType, ResponseCode). Events carry no
@@ -296,7 +304,7 @@ class WecomApi:
         button_text: str | None = None,
         **options: Any,
     ) -> SendResult:
-        """Send a textcard (title ≤ 128 bytes, description ≤ 512 bytes, url required)."""
+        """Send a textcard (title ≤ 128, description ≤ 512 characters; url required)."""
         card = {"title": title, "description": description, "url": url}
         if button_text:
             card["btntxt"] = button_text
@@ -335,7 +343,8 @@ class WecomApi:
         # errcode 0 with the recipient listed as invalid or unlicensed: not delivered, and
         # sending again will not change that.
         for key in ("invaliduser", "unlicenseduser"):
-            if to_user in str(answer.get(key) or "").split("|"):
+            # WeCom lowercases the user ids it lists here.
+            if to_user.lower() in str(answer.get(key) or "").lower().split("|"):
                 raise WecomApiError(f"WeCom message/send: recipient in {key}", None)
         msgid = answer.get("msgid")
         response_code = answer.get("response_code")

@@ -367,6 +367,18 @@ async def test_unknown_member_is_given_up(
     assert (raised.value.errcode, raised.value.retry_after) == (81013, None)
 
 
+async def test_member_without_a_licence_is_given_up(
+    server: WecomServer, session: aiohttp.ClientSession
+) -> None:
+    server.unlicensed.add("ZhangSan")  # listed back as "zhangsan"
+
+    with pytest.raises(WecomApiError) as raised:
+        await client(server, session).send_text("ZhangSan", "你好")
+
+    assert raised.value.retry_after is None
+    assert server.sent == []
+
+
 async def test_http_502_is_retried_with_backoff(
     server: WecomServer, session: aiohttp.ClientSession
 ) -> None:

@@ -11,8 +11,9 @@ at `server.base_url`. It implements what zhoubao uses, with WeCom's documented a
   (touser, msgtype, agentid, and the msgtype's own object: text.content ≤ 2048 bytes, textcard
   title/description/url, template_card button_interaction with main_title, task_id and 1–6
   buttons with keys, file.media_id of an upload) and answers msgid (and response_code for a
-  card); a user not in `users` answers 81013; enable_duplicate_check drops a repeat within its
-  interval, answering as if sent.
+  card); a user not in `users` answers 81013, one in `unlicensed` errcode 0 with the user in
+  unlicenseduser, lowercased; enable_duplicate_check drops a repeat within its interval,
+  answering as if sent.
 - `POST /cgi-bin/media/upload?access_token&type=file`: multipart field `media`, answers
   media_id; fewer than 5 bytes answers 40006.
 - Rate limit (opt-in): `WecomServer(send_limit=(N, seconds))` answers message/send with 45009
@@ -89,6 +90,7 @@ class WecomServer:
         self.secret = secret
         self.agent_id = agent_id
         self.users = set(users)
+        self.unlicensed: set[str] = set()  # members without a licence: listed, not delivered
         self.token_ttl = token_ttl
         self.send_limit = send_limit
         self.crypto = WecomCrypto(CALLBACK_TOKEN, ENCODING_AES_KEY, corp_id)
@@ -299,6 +301,10 @@ class WecomServer:
         if call.body.get("touser") not in self.users:
             return self._error(call, 81013)
         answer: dict[str, Any] = {"errcode": 0, "errmsg": "ok", "msgid": f"m{next(self._ids)}"}
+        if call.body["touser"] in self.unlicensed:
+            # Sent, but not to this member; WeCom lists user ids lowercased.
+            answer["unlicenseduser"] = call.body["touser"].lower()
+            return web.json_response(answer)
         if call.body["msgtype"] == "template_card":
             answer["response_code"] = secrets.token_hex(8)
         if call.body.get("enable_duplicate_check") == 1:
