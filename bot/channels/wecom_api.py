@@ -437,6 +437,8 @@ class WecomApi:
             ) as response:
                 if response.status >= 500:
                     raise WecomApiError(f"WeCom {call}: HTTP {response.status}", 0.0)
+                if response.status == 429:  # a proxy of a private deployment, say
+                    raise WecomApiError(f"WeCom {call}: HTTP 429", RATE_LIMIT_WAIT)
                 if response.status != 200:
                     raise WecomApiError(f"WeCom {call}: HTTP {response.status}", None)
                 raw = await response.read()

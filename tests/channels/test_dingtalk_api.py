@@ -119,6 +119,17 @@ async def test_token_expired_mid_run_is_fetched_again_and_the_send_retried_once(
     assert [body["msgParam"]["content"] for body in server.sent] == ["之前", "之后"]
 
 
+async def test_concurrent_sends_share_one_token_fetch(
+    server: DingtalkServer, session: aiohttp.ClientSession
+) -> None:
+    api = client(server, session)
+
+    await asyncio.gather(*(api.send_to_user(USER, text_message(f"并发{n}")) for n in range(5)))
+
+    assert server.token_calls == 1
+    assert len(server.sent) == 5
+
+
 async def test_wrong_app_secret_is_given_up_and_not_shown(
     server: DingtalkServer, session: aiohttp.ClientSession
 ) -> None:
@@ -616,6 +627,23 @@ async def test_stream_ignores_a_malformed_frame_and_stays_connected(
 
     assert server.connections == 1
     assert len(recorder.frames) == 1
+
+
+async def test_stream_answers_an_event_it_did_not_subscribe_to_as_not_implemented(
+    server: DingtalkServer, session: aiohttp.ClientSession
+) -> None:
+    recorder = Recorder()
+    async with streaming(server, session, recorder):
+        await server.wait_connections(1)
+        await server.send_raw(
+            '{"specVersion": "1.0", "type": "EVENT", "data": "{}",'
+            ' "headers": {"messageId": "event-1", "topic": "*", "eventType": "user_add_org"}}'
+        )
+
+        acked = await server.wait_ack("event-1", code=None)
+
+    assert acked.code == 404
+    assert recorder.frames == []
 
 
 async def test_stream_stops_when_asked(

@@ -379,15 +379,19 @@ async def test_member_without_a_licence_is_given_up(
     assert server.sent == []
 
 
-async def test_http_502_is_retried_with_backoff(
-    server: WecomServer, session: aiohttp.ClientSession
+@pytest.mark.parametrize(("status", "retry_after"), [(502, 0.0), (429, 60.0), (403, None)])
+async def test_http_error_of_a_proxy_maps_onto_the_retry_rules(
+    server: WecomServer,
+    session: aiohttp.ClientSession,
+    status: int,
+    retry_after: float | None,
 ) -> None:
-    server.fail_next(MESSAGE_SEND, status=502)
+    server.fail_next(MESSAGE_SEND, status=status)
 
     with pytest.raises(WecomApiError) as raised:
         await client(server, session).send_text("ZhangSan", "你好")
 
-    assert raised.value.retry_after == 0
+    assert raised.value.retry_after == retry_after
 
 
 async def test_unreachable_server_is_retried_with_backoff(session: aiohttp.ClientSession) -> None:
