@@ -203,7 +203,7 @@ class DingtalkStream:
             headers={"Accept": "application/json"},
             timeout=aiohttp.ClientTimeout(total=OPEN_TIMEOUT),
         ) as response:
-            if 400 <= response.status < 500:
+            if 400 <= response.status < 500 and response.status != 429:
                 raise StreamRefused(f"connections/open: HTTP {response.status}")
             response.raise_for_status()
             answer = await response.json(content_type=None)
@@ -233,6 +233,8 @@ class DingtalkStream:
                     attempt = max(attempt, 16)  # wrong credentials: retry at the slowest
                 except (aiohttp.ClientError, TimeoutError, ValueError) as error:
                     logger.warning("dingtalk stream failed", extra={"error": type(error).__name__})
+                except Exception:  # the loop's edge: whatever it was, reconnect later
+                    logger.exception("dingtalk stream failed unexpectedly")
                 if self._stopping.is_set():
                     break
                 if self.state is not StreamState.REFUSED:
