@@ -48,7 +48,8 @@ What each part follows (WeCom developer centre, developer.work.weixin.qq.com, �
   XML: ToUserName (the corp id), FromUserName (the member's UserID), CreateTime, MsgType,
   AgentID; text has Content and MsgId; an event has Event (enter_agent, template_card_event
   with EventKey = the tapped button's key, TaskId, CardType, ResponseCode). Events carry no
-  MsgId: WeCom's advice is to de-duplicate them by FromUserName + CreateTime.
+  MsgId: WeCom's advice is to de-duplicate them by FromUserName + CreateTime (as
+  recalled from 接收消息; that page was not found).
 """
 
 from __future__ import annotations
