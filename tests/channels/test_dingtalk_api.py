@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import time
 from collections.abc import AsyncIterator
 
@@ -140,6 +141,22 @@ async def test_wrong_app_secret_is_given_up_and_not_shown(
 
     assert (raised.value.status, raised.value.retry_after) == (400, None)
     assert "not-the-secret" not in str(raised.value)
+
+
+async def test_logs_carry_neither_the_secret_nor_the_token_nor_the_text(
+    server: DingtalkServer, session: aiohttp.ClientSession, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    api = client(server, session)
+    token = await api.access_token()
+    server.expire_tokens()
+
+    await api.send_to_user(USER, text_message("未发布的消息"))
+
+    logged = " ".join(f"{r.getMessage()} {r.__dict__}" for r in caplog.records)
+    assert caplog.records  # the refresh was logged
+    for secret in (APP_SECRET, token, await api.access_token(), "未发布的消息"):
+        assert secret not in logged
 
 
 # --- sending -----------------------------------------------------------------------------

@@ -8,6 +8,7 @@ and callbacks encrypted for real and read back into typed records; forged ones r
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator
 
 import aiohttp
@@ -171,6 +172,22 @@ async def test_wrong_secret_is_given_up_and_not_shown(
     assert raised.value.errcode == 40001
     assert raised.value.retry_after is None
     assert "not-the-secret" not in str(raised.value)
+
+
+async def test_logs_carry_neither_the_secret_nor_the_token_nor_the_text(
+    server: WecomServer, session: aiohttp.ClientSession, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    api = client(server, session)
+    token = await api.access_token()
+    server.expire_tokens()
+
+    await api.send_text("ZhangSan", "未发布的消息")
+
+    logged = " ".join(f"{r.getMessage()} {r.__dict__}" for r in caplog.records)
+    assert caplog.records  # the refresh was logged
+    for secret in (SECRET, token, await api.access_token(), "未发布的消息"):
+        assert secret not in logged
 
 
 # --- each message kind -------------------------------------------------------------------
