@@ -19,6 +19,7 @@ import os
 import random
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
@@ -105,7 +106,7 @@ class RepliesResult:
 Commits = dict[str, tuple[float, str | None]]  # chat → (commit time, its reply's first text)
 
 
-async def _reply(app: App, chat_id: str, commits: Commits) -> None:
+async def _reply(app: App, chat_id: str, commits: Commits, wake: Callable[[], None]) -> None:
     update = Incoming(
         key=ChatKey(TG, chat_id, chat_id),
         update_id=f"reply-{chat_id}",
@@ -115,10 +116,15 @@ async def _reply(app: App, chat_id: str, commits: Commits) -> None:
     )
     envelopes = await app.engine.handle(update)
     commits[chat_id] = (time.monotonic(), envelopes[0].message.text if envelopes else None)
+    wake()  # as `zhoubao run` does after each update (bot.runner.Service.handle)
 
 
 async def _arrive(
-    app: App, schedule: list[tuple[float, str]], start: float, commits: Commits
+    app: App,
+    schedule: list[tuple[float, str]],
+    start: float,
+    commits: Commits,
+    wake: Callable[[], None],
 ) -> None:
     """Each person replies at their moment; turns run side by side, as they would."""
     turns = []
@@ -126,7 +132,7 @@ async def _arrive(
         delay = start + offset - time.monotonic()
         if delay > 0:
             await asyncio.sleep(delay)
-        turns.append(asyncio.create_task(_reply(app, chat_id, commits)))
+        turns.append(asyncio.create_task(_reply(app, chat_id, commits, wake)))
     await asyncio.gather(*turns)
 
 
@@ -159,7 +165,9 @@ async def replies_run(
                 )
                 start = time.monotonic()
                 cpu_started = time.process_time()
-                arrivals = asyncio.create_task(_arrive(app, schedule, start, commits))
+                arrivals = asyncio.create_task(
+                    _arrive(app, schedule, start, commits, dispatcher.wake)
+                )
                 cap = start + CAP_FACTOR * prompt_bound + 10
                 while time.monotonic() < cap:
                     await dispatcher.drain(TG)
