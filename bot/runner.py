@@ -26,7 +26,7 @@ from bot.channels.pump import pump_updates
 from bot.outage import database_outage
 from bot.outbox import Dispatcher, Fence
 from bot.ratelimit import Limits
-from handlers.binding import codes_of_other_keys
+from handlers.framework.binding import codes_of_other_keys
 from handlers.types import ChannelKind, Incoming
 from scheduler.jobs import run_due_jobs
 from scheduler.maintenance import prune_old_rows

@@ -10,9 +10,9 @@ from datetime import date, datetime
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from handlers import messages
-from handlers.bulletin import Typesetter, docx_only
-from handlers.drafts import draft_or_refusal, notify_editors, queue_draft
-from handlers.prompts import PromptKind, prompt_windows
+from handlers.services.draft_delivery import draft_or_refusal, notify_editors, queue_draft
+from handlers.services.issue_draft import Typesetter, docx_only
+from handlers.services.prompts import PromptKind, prompt_windows
 from handlers.types import Outgoing
 from report.bulletin import BulletinTemplate
 from report.dates import format_period

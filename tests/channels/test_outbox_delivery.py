@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.channels.telegram import TelegramChannel
 from bot.outbox import Dispatcher, backoff
 from bot.ratelimit import TELEGRAM_LIMITS
-from handlers.delivery import enqueue, outbox_row
+from handlers.services.delivery import enqueue, outbox_row
 from handlers.types import ChannelKind, ChatKey, Document, Envelope, Outgoing
 from scheduler.clock import FrozenClock
 from storage.models import Lane, OutboxMessage, OutboxStatus

@@ -48,9 +48,8 @@ from sqlalchemy.engine import make_url
 
 from bot.app import App
 from handlers import messages
-from handlers.conversation import CHOICES_KEY, resolve_choice
-from handlers.menu import KEYWORDS
-from handlers.registry import all_states
+from handlers.framework.choices import CHOICES_KEY, resolve_choice
+from handlers.registry import KEYWORDS, all_states
 from handlers.types import Choice, Incoming
 from report.bulletin import BulletinTemplate
 from scheduler.clock import FrozenClock

@@ -9,12 +9,12 @@ from enum import StrEnum
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers import messages
-from handlers.common import period_of
-from handlers.delivery import enqueue, member_key
-from handlers.menu import STAFF_MENU, menu_message
-from handlers.types import Envelope
-from handlers.windows import WindowState, window_standings
-from storage.models import Issue
+from handlers.framework.menu import MenuState
+from handlers.services.delivery import enqueue, member_key
+from handlers.services.standings import WindowState, window_standings
+from handlers.services.status_report import period_of
+from handlers.types import Envelope, Outgoing
+from storage.models import Issue, Role
 from storage.repositories import conversations, members
 
 
@@ -55,6 +55,10 @@ async def send_prompts(
     (issue, window, member, kind, label) goes out once however often this runs. An empty
     label with REMIND means an editor's manual reminder, which may be repeated.
     """
+    # The registry lists every conversation, one of which (the editor's 提醒) calls this.
+    from handlers.registry import REGISTRY
+
+    staff_menu = REGISTRY.menu(Role.STAFF)
     period = period_of(issue)
     reached = unbound = 0
     for standing in await window_standings(session, issue):
@@ -76,9 +80,7 @@ async def send_prompts(
             dedupe = None
             if kind == PromptKind.OPEN or label:
                 dedupe = f"{kind}:{issue.id}:{label}:{member.id}"
-            queued = await enqueue(
-                session, Envelope(key, menu_message(text, STAFF_MENU), dedupe), now
-            )
+            queued = await enqueue(session, Envelope(key, Outgoing(text, staff_menu), dedupe), now)
             # Let a typed "1" answer the prompt's menu, unless they are mid-conversation.
             if (
                 queued
@@ -91,7 +93,7 @@ async def send_prompts(
                     key.chat_id,
                     key.user_id,
                     conversation="menu",
-                    state="menu.main",
+                    state=MenuState.MAIN,
                     data={},
                     now=now,
                 )
