@@ -12,6 +12,7 @@ from handlers.conversations.intake import INTAKE
 from handlers.conversations.items import ITEMS
 from handlers.conversations.order import ORDER
 from handlers.conversations.remind import REMIND
+from handlers.conversations.return_item import RETURN_FLOW
 from handlers.conversations.statistics import STATISTICS
 from handlers.conversations.status import STATUS
 from handlers.conversations.window_control import WINDOW_CONTROL
@@ -30,6 +31,7 @@ CONVERSATIONS: Final[tuple[Conversation, ...]] = (
     DEADLINE,
     WINDOW_CONTROL,
     COMPILE,
+    *RETURN_FLOW,
 )
 
 REGISTRY: Final = Registry(

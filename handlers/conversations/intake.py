@@ -91,6 +91,12 @@ async def _prompt_text(ctx: StepContext) -> list[Outgoing]:
 
 
 async def _handle_text(ctx: StepContext, update: Incoming) -> Reply:
+    ctx.data["text"] = item_text(ctx, update)
+    return Reply([], IntakeState.PREVIEW)
+
+
+def item_text(ctx: StepContext, update: Incoming) -> str:
+    """The update's text as an item of the subsection in `ctx.data`; rejected if it is none."""
     text = require_text(update)
     limit = ctx.settings.max_item_chars
     if len(text) > limit:
@@ -98,8 +104,7 @@ async def _handle_text(ctx: StepContext, update: Incoming) -> Reply:
     refusal = _not_an_item(ctx, text)
     if refusal is not None:
         raise InputRejected(refusal)
-    ctx.data["text"] = text
-    return Reply([], IntakeState.PREVIEW)
+    return text
 
 
 def _not_an_item(ctx: StepContext, text: str) -> str | None:

@@ -66,6 +66,7 @@ class StepContext:
     # Rows a step looks up more than once (handlers.framework.lookups): asked for once a step,
     # some of them once a batch.
     memo: dict[str, Any] = field(default_factory=dict)
+    argument: str = ""  # what follows the entry's value in a button's (see Entry.on_menu)
 
     def send_to(self, envelope: Envelope) -> None:
         self.others.append(envelope)
@@ -95,13 +96,20 @@ class State:
 
 @dataclass(frozen=True, slots=True)
 class Entry:
-    """A way into a conversation from the menu: a choice, and the words that mean it."""
+    """A way into a conversation: a menu choice and the words that mean it, or a button.
+
+    An entry not `on_menu` is a button another conversation sends (python-telegram-bot's
+    pattern entry point): its value is `f"{value}:{argument}"`, it starts the conversation
+    from whatever state the person is at, and `start` finds the argument in `ctx.argument`
+    (untrusted: it came back from the network).
+    """
 
     value: str  # the menu choice's value: stable ASCII, sent back by buttons
     label: str  # the menu choice's label, from messages.py
     start: Action  # runs when chosen: returns the first state (or END)
     to: tuple[Target, ...]  # every state `start` may go to
     keywords: tuple[str, ...] = ()  # typed words that mean this entry
+    on_menu: bool = True
 
 
 @dataclass(frozen=True, slots=True)

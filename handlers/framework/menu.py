@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from enum import StrEnum
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers import messages
-from handlers.framework.choices import resolve_choice
+from handlers.framework.choices import keep_offered, resolve_choice
 from handlers.framework.conversation import Conversation, Reply, State, StepContext
-from handlers.types import Incoming, Outgoing
+from handlers.types import ChatKey, Choice, Incoming, Outgoing
 from storage.models import Role
+from storage.repositories import conversations
 
 if TYPE_CHECKING:
     from handlers.framework.registry import Registry
@@ -34,7 +38,8 @@ def menu_conversation(registry: Registry) -> Conversation:
             return Reply.to_menu([])
         found = registry.entry(value)
         if value not in allowed:
-            refusal = registry.refusal(found[0]) if found is not None else None
+            known = found is not None and found[1].on_menu
+            refusal = registry.refusal(found[0]) if found is not None and known else None
             return Reply.to_menu([Outgoing(refusal)] if refusal else [])
         if found is None:  # the menu's own 帮助
             return Reply.to_menu([Outgoing(registry.role_help(_role(ctx)))])
@@ -48,6 +53,28 @@ def menu_conversation(registry: Registry) -> Conversation:
         name="menu",
         roles=frozenset(Role),
         states={MenuState.MAIN: State(prompt, step, messages.STAFF_HELP)},
+    )
+
+
+async def offer_at_menu(
+    session: AsyncSession, key: ChatKey, choices: tuple[Choice, ...], now: datetime
+) -> None:
+    """Let a typed number answer `choices`, sent to `key` by someone else's step, when `key`
+    is at the menu (not in the middle of a conversation, whose step a number answers)."""
+    stored = await conversations.load_state(session, key.channel, key.chat_id, key.user_id)
+    if stored is not None and stored.state != MenuState.MAIN:
+        return
+    data: dict[str, Any] = {}
+    keep_offered(data, choices)
+    await conversations.save_state(
+        session,
+        key.channel,
+        key.chat_id,
+        key.user_id,
+        conversation="menu",
+        state=MenuState.MAIN,
+        data=data,
+        now=now,
     )
 
 

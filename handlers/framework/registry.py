@@ -70,7 +70,7 @@ class Registry:
         entries = [
             Choice(entry.value, entry.label)
             for conversation, entry in self._entries.values()
-            if role in conversation.roles
+            if role in conversation.roles and entry.on_menu
         ]
         return (*entries, Choice(HELP_VALUE, messages.LABEL_HELP))
 
@@ -83,6 +83,14 @@ class Registry:
 
     def entry(self, value: str) -> tuple[Conversation, Entry] | None:
         return self._entries.get(value)
+
+    def button(self, value: str) -> tuple[Conversation, Entry, str] | None:
+        """The entry a button's value starts (one not on the menu), and its argument."""
+        name, colon, argument = value.partition(":")
+        found = self._entries.get(name) if colon else None
+        if found is None or found[1].on_menu:
+            return None
+        return (*found, argument)
 
     def state(self, name: str) -> Registered | None:
         return self._states.get(name)

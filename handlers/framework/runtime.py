@@ -20,7 +20,7 @@ from handlers import messages
 from handlers.errors import InputRejected
 from handlers.framework import binding
 from handlers.framework.choices import CHOICES_KEY, keep_offered, offered_in, resolve_choice
-from handlers.framework.conversation import END, MenuOffer, Reply, State, StepContext
+from handlers.framework.conversation import END, MenuOffer, Reply, State, StepContext, Target
 from handlers.framework.lookups import BatchLookups
 from handlers.framework.menu import MenuState, UndeclaredTransition
 from handlers.framework.registry import Registry
@@ -160,6 +160,16 @@ class Runtime:
             return await binding.try_bind(ctx, update, guard) or binding.unbound_reply()
         if update.choice is None and text in messages.CANCEL_WORDS:
             return Reply.to_menu([Outgoing(messages.CANCELLED)])
+        # A button's value, or a typed number or label that picks one of the choices offered
+        # (on a text-only channel, the person at the menu may answer a notice's button).
+        picked = self._with_choice(update, ctx.data).choice
+        button = self.registry.button(picked) if picked is not None else None
+        if button is not None:  # a button that starts a conversation, from any state
+            conversation, entry, ctx.argument = button
+            if ctx.member.role not in conversation.roles:
+                raise InputRejected(self.registry.refusal(conversation))
+            ctx.data = {}
+            return _declared(await entry.start(ctx), entry.to, entry.value)
         if current is None or current == MenuState.MAIN:
             bound = await binding.try_bind(ctx, update, guard)
             return bound or await self._state(MenuState.MAIN).step(ctx, update)
@@ -175,9 +185,7 @@ class Runtime:
             reply = await state.back(ctx) if state.back else Reply.to_menu([])
         else:
             reply = await state.step(ctx, answer)
-        if reply.next is not None and reply.next is not END and reply.next not in state.to:
-            raise UndeclaredTransition(f"{current} went to {reply.next}")
-        return reply
+        return _declared(reply, state.to, current)
 
     def _state(self, name: str) -> State:
         registered = self.registry.state(name)
@@ -282,6 +290,13 @@ class Runtime:
             state=self._state_row(key, to_save, ctx.data, now),
             keep_changes=kept,
         )
+
+
+def _declared(reply: Reply, to: tuple[Target, ...], source: str) -> Reply:
+    """`reply`, unless it goes to a state `source` does not declare (a developer's error)."""
+    if reply.next is not None and reply.next is not END and reply.next not in to:
+        raise UndeclaredTransition(f"{source} went to {reply.next}")
+    return reply
 
 
 __all__ = ["CHOICES_KEY", "Runtime", "Turn"]
