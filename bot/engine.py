@@ -102,29 +102,6 @@ class Engine:
             if not self._lock_users[key]:
                 del self._lock_users[key], self._locks[key]
 
-    async def handle_many(self, updates: Sequence[Incoming]) -> list[list[Envelope]]:
-        """Handle what a channel received together; each chat's updates in their order.
-
-        Distinct chats go into the same batches; a chat's next update waits for its last.
-        Raises the first failure (the database is down) once all have been tried.
-        """
-        by_chat: dict[ChatKey, list[int]] = {}
-        for index, update in enumerate(updates):
-            by_chat.setdefault(update.key, []).append(index)
-        results: list[list[Envelope]] = [[] for _ in updates]
-
-        async def in_order(indexes: list[int]) -> None:
-            for index in indexes:
-                results[index] = await self.handle(updates[index])
-
-        outcomes = await asyncio.gather(
-            *(in_order(indexes) for indexes in by_chat.values()), return_exceptions=True
-        )
-        for outcome in outcomes:
-            if isinstance(outcome, BaseException):
-                raise outcome
-        return results
-
     async def resume(self, key: ChatKey) -> list[Envelope]:
         """Queue the prompt of the step `key` is in the middle of, for a person coming back.
 
