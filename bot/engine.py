@@ -76,6 +76,15 @@ class Engine:
         self._pending: list[_Pending] = []
         self._committer: asyncio.Task[None] | None = None
 
+    @property
+    def _settings(self) -> HandlerSettings:
+        """The handlers' settings (a test swaps them to lay drafts out as PDF)."""
+        return self._runtime.settings
+
+    @_settings.setter
+    def _settings(self, settings: HandlerSettings) -> None:
+        self._runtime.settings = settings
+
     async def handle(self, update: Incoming) -> list[Envelope]:
         """Handle one update; return the messages it queued (empty for a redelivery).
 
