@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Awaitable, Callable
+from enum import StrEnum
 from typing import Final
 
 from handlers import messages
@@ -93,6 +94,17 @@ async def latest_issue(ctx: StepContext) -> Issue:
     return issue
 
 
+async def latest_items(ctx: StepContext) -> list[tuple[Item, Window]]:
+    """The latest issue's confirmed items with their windows, in print order."""
+    issue = await latest_issue(ctx)
+    return await submissions.issue_items(ctx.session, issue.id)
+
+
+def window_item_line(number: int, window: Window, item: Item, chars: int) -> str:
+    """One line of a list of the issue's items: （2）商务厅窗口：the item's beginning……"""
+    return f"（{number}）{window.name}：{excerpt(item.text, chars)}"
+
+
 async def member_window(ctx: StepContext) -> Window:
     """The window of a staff member; rejected for anyone else."""
     member = ctx.member
@@ -176,6 +188,15 @@ async def review(
     if value != "save":
         raise InputRejected(messages.CHOOSE_NUMBER)
     return await save()
+
+
+def back_one(ctx: StepContext, index_key: str, state: StrEnum) -> Reply:
+    """返回 in a walk through numbered questions: the question before, or the menu."""
+    index = int(ctx.data[index_key])
+    if index == 0:
+        return Reply.to_menu([])
+    ctx.data[index_key] = index - 1
+    return Reply([], state)
 
 
 def excerpt(text: str, limit: int) -> str:

@@ -9,6 +9,7 @@ from handlers.conversations.common import (
     INSPECTION_ROLES,
     REVIEW_CHOICES,
     ask,
+    back_one,
     latest_issue,
     member_id,
     require_text,
@@ -91,11 +92,7 @@ async def _handle_preview(ctx: StepContext, update: Incoming) -> Reply:
 
 async def _back_from_criterion(ctx: StepContext) -> Reply:
     """The criterion before, or the menu from the first."""
-    index = int(ctx.data["criterion_index"])
-    if index == 0:
-        return Reply.to_menu([])
-    ctx.data["criterion_index"] = index - 1
-    return Reply([], InspectionState.CRITERION)
+    return back_one(ctx, "criterion_index", InspectionState.CRITERION)
 
 
 async def _back_from_preview(ctx: StepContext) -> Reply:

@@ -5,7 +5,13 @@ from __future__ import annotations
 from enum import StrEnum
 
 from handlers import messages
-from handlers.conversations.common import EDITOR_ROLES, ask, excerpt, latest_issue
+from handlers.conversations.common import (
+    EDITOR_ROLES,
+    ask,
+    latest_issue,
+    latest_items,
+    window_item_line,
+)
 from handlers.errors import InputRejected
 from handlers.framework.choices import choice_or_text
 from handlers.framework.conversation import (
@@ -32,15 +38,13 @@ class OrderState(StrEnum):
 
 
 async def start_order(ctx: StepContext) -> Reply:
-    issue = await latest_issue(ctx)
-    if not await submissions.issue_items(ctx.session, issue.id):
+    if not await latest_items(ctx):
         return Reply.to_menu([Outgoing(messages.NOTHING_TO_ORDER)])
     return Reply([], OrderState.SUBSECTION)
 
 
 async def _prompt_subsection(ctx: StepContext) -> list[Outgoing]:
-    issue = await latest_issue(ctx)
-    used = {item.subsection for item, _ in await submissions.issue_items(ctx.session, issue.id)}
+    used = {item.subsection for item, _ in await latest_items(ctx)}
     choices = [
         (SUBSECTION_PREFIX + sub.key, sub.title)
         for sub in ctx.settings.template.subsections
@@ -67,14 +71,13 @@ async def _ordered_ids(ctx: StepContext, issue: Issue) -> dict[str, list[int]]:
 
 
 async def _prompt_list(ctx: StepContext) -> list[Outgoing]:
-    issue = await latest_issue(ctx)
     rows = [
         (item, window)
-        for item, window in await submissions.issue_items(ctx.session, issue.id)
+        for item, window in await latest_items(ctx)
         if item.subsection == ctx.data["subsection"]
     ]
     lines = [
-        f"（{number}）{window.name}：{excerpt(item.text, PREVIEW_CHARS)}"
+        window_item_line(number, window, item, PREVIEW_CHARS)
         for number, (item, window) in enumerate(rows, start=1)
     ]
     return [Outgoing(messages.order_list(lines))]

@@ -16,12 +16,12 @@ from handlers.conversations.common import (
     STAFF_ROLES,
     ask,
     choice_id,
-    excerpt,
-    latest_issue,
+    latest_items,
     member_id,
     member_window,
     own_item,
     require_text,
+    window_item_line,
 )
 from handlers.conversations.intake import item_text
 from handlers.errors import InputRejected
@@ -62,17 +62,15 @@ class ReviseState(StrEnum):
 
 
 async def start_return(ctx: StepContext) -> Reply:
-    issue = await latest_issue(ctx)
-    if not await submissions.issue_items(ctx.session, issue.id):
+    if not await latest_items(ctx):
         return Reply.to_menu([Outgoing(messages.NOTHING_TO_RETURN)])
     return Reply([], ReturnState.PICK)
 
 
 async def _prompt_pick(ctx: StepContext) -> list[Outgoing]:
-    issue = await latest_issue(ctx)
-    rows = await submissions.issue_items(ctx.session, issue.id)
+    rows = await latest_items(ctx)
     lines = [
-        f"{number}. {window.name}：{excerpt(item.text, PREVIEW_CHARS)}"
+        window_item_line(number, window, item, PREVIEW_CHARS)
         for number, (item, window) in enumerate(rows, start=1)
     ]
     choices = [
@@ -95,8 +93,7 @@ async def _pick(ctx: StepContext, update: Incoming) -> Reply:
 
 async def _returnable(ctx: StepContext) -> tuple[str, str]:
     """The chosen item's window name and printed text, while it is a confirmed item."""
-    issue = await latest_issue(ctx)
-    for item, window in await submissions.issue_items(ctx.session, issue.id):
+    for item, window in await latest_items(ctx):
         if item.id == ctx.data["item"]:
             return window.name, normalise_item(item.text)
     raise InputRejected(messages.ITEM_GONE)

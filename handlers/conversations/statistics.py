@@ -9,6 +9,7 @@ from handlers.conversations.common import (
     EDITOR_ROLES,
     REVIEW_CHOICES,
     ask,
+    back_one,
     latest_issue,
     member_id,
     review,
@@ -105,11 +106,7 @@ async def _handle_preview(ctx: StepContext, update: Incoming) -> Reply:
 
 async def _back_from_figure(ctx: StepContext) -> Reply:
     """The figure before, or the menu from the first."""
-    index = int(ctx.data["stats_index"])
-    if index == 0:
-        return Reply.to_menu([])
-    ctx.data["stats_index"] = index - 1
-    return Reply([], StatisticsState.FIGURE)
+    return back_one(ctx, "stats_index", StatisticsState.FIGURE)
 
 
 async def _back_from_preview(ctx: StepContext) -> Reply:

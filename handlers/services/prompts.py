@@ -9,13 +9,13 @@ from enum import StrEnum
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers import messages
-from handlers.framework.menu import MenuState
+from handlers.framework.menu import offer_at_menu
 from handlers.services.delivery import enqueue, member_key
 from handlers.services.standings import WindowState, window_standings
 from handlers.services.status_report import period_of
 from handlers.types import Envelope, Outgoing
 from storage.models import Issue, Role
-from storage.repositories import conversations, members
+from storage.repositories import members
 
 
 class PromptKind(StrEnum):
@@ -82,19 +82,6 @@ async def send_prompts(
                 dedupe = f"{kind}:{issue.id}:{label}:{member.id}"
             queued = await enqueue(session, Envelope(key, Outgoing(text, staff_menu), dedupe), now)
             # Let a typed "1" answer the prompt's menu, unless they are mid-conversation.
-            if (
-                queued
-                and await conversations.load_state(session, key.channel, key.chat_id, key.user_id)
-                is None
-            ):
-                await conversations.save_state(
-                    session,
-                    key.channel,
-                    key.chat_id,
-                    key.user_id,
-                    conversation="menu",
-                    state=MenuState.MAIN,
-                    data={},
-                    now=now,
-                )
+            if queued:
+                await offer_at_menu(session, key, staff_menu, now)
     return Prompted(reached, unbound)
