@@ -39,6 +39,7 @@ from handlers.framework.conversation import (  # noqa: E402
     Reply,
     State,
     StepContext,
+    back_to,
 )
 from handlers.services.delivery import member_key  # noqa: E402
 from handlers.services.draft_delivery import editors  # noqa: E402
@@ -236,10 +237,6 @@ async def _back_from_text(ctx: StepContext) -> Reply:
     return Reply.to_menu([])
 
 
-async def _back_to_text(ctx: StepContext) -> Reply:
-    return Reply([], IntakeState.TEXT)
-
-
 INTAKE = Conversation(
     name="intake",
     roles=STAFF_ROLES,
@@ -278,7 +275,7 @@ INTAKE = Conversation(
             _handle_preview,
             messages.PREVIEW_HELP,
             to=(IntakeState.TEXT, IntakeState.MORE, ItemsState.LIST, END),
-            back=_back_to_text,
+            back=back_to(IntakeState.TEXT),
         ),
         IntakeState.MORE: State(
             _prompt_more,

@@ -31,6 +31,7 @@ from handlers.framework.conversation import (  # noqa: E402
     Reply,
     State,
     StepContext,
+    back_to,
 )
 from handlers.types import Incoming, Outgoing  # noqa: E402
 from report.normalise import normalise_item  # noqa: E402
@@ -95,7 +96,7 @@ async def _handle_action(ctx: StepContext, update: Incoming) -> Reply:
     value = choice_or_text(update)
     item = await own_item(ctx, int(ctx.data["item"]))
     if value == "back":
-        return await _back_to_list(ctx)
+        return Reply([], ItemsState.LIST)
     if value == "edit":
         ctx.data["edit_item"] = item.id
         ctx.data["subsection"] = item.subsection
@@ -105,10 +106,6 @@ async def _handle_action(ctx: StepContext, update: Incoming) -> Reply:
         remaining = await submissions.window_items(ctx.session, item.issue_id, item.window_id)
         return Reply([Outgoing(messages.WITHDRAWN)], ItemsState.LIST if remaining else END)
     raise InputRejected(messages.CHOOSE_NUMBER)
-
-
-async def _back_to_list(ctx: StepContext) -> Reply:
-    return Reply([], ItemsState.LIST)
 
 
 ITEMS = Conversation(
@@ -132,7 +129,7 @@ ITEMS = Conversation(
             _handle_action,
             messages.ITEM_ACTION_HELP,
             to=(ItemsState.LIST, IntakeState.TEXT, END),
-            back=_back_to_list,
+            back=back_to(ItemsState.LIST),
         ),
     },
 )

@@ -21,6 +21,7 @@ from handlers.framework.conversation import (
     Reply,
     State,
     StepContext,
+    back_to,
     offered_values,
 )
 from handlers.types import Incoming, Outgoing
@@ -114,10 +115,6 @@ async def _handle_list(ctx: StepContext, update: Incoming) -> Reply:
     return Reply.to_menu([Outgoing(messages.ORDER_SAVED)])
 
 
-async def _back_to_subsection(ctx: StepContext) -> Reply:
-    return Reply([], OrderState.SUBSECTION)
-
-
 ORDER = Conversation(
     name="order",
     roles=EDITOR_ROLES,
@@ -139,7 +136,7 @@ ORDER = Conversation(
             _handle_list,
             messages.ORDER_HELP,
             to=(END, OrderState.SUBSECTION),
-            back=_back_to_subsection,
+            back=back_to(OrderState.SUBSECTION),
         ),
     },
 )

@@ -33,6 +33,7 @@ from handlers.framework.conversation import (
     Reply,
     State,
     StepContext,
+    back_to,
     offered_values,
 )
 from handlers.framework.menu import offer_at_menu
@@ -121,10 +122,6 @@ async def _comment(ctx: StepContext, update: Incoming) -> Reply:
     return Reply.to_menu([Outgoing(messages.item_returned(window_name))])
 
 
-async def _back_to_pick(ctx: StepContext) -> Reply:
-    return Reply([], ReturnState.PICK)
-
-
 # --- the window ---
 
 
@@ -183,7 +180,7 @@ RETURN_ITEM = Conversation(
             _comment,
             messages.RETURN_COMMENT_HELP,
             to=(END, ReturnState.PICK),
-            back=_back_to_pick,
+            back=back_to(ReturnState.PICK),
         ),
     },
 )

@@ -125,6 +125,15 @@ class Conversation:
     timeout: timedelta = timedelta(hours=12)
 
 
+def back_to(state: StrEnum) -> Action:
+    """A `State.back` that only goes to `state`, the step before."""
+
+    async def back(ctx: StepContext) -> Reply:
+        return Reply([], state)
+
+    return back
+
+
 def offered_values(ctx: StepContext) -> set[str]:
     """The values of the choices the step's prompt offered (nothing for a free-text step)."""
     return {str(pair[0]) for pair in ctx.data.get(CHOICES_KEY, []) if pair}
