@@ -7,11 +7,13 @@ from handlers.conversations.common import EDITOR_ROLES, latest_issue
 from handlers.framework.conversation import END, Conversation, Entry, Reply, StepContext
 from handlers.services.prompts import PromptKind, send_prompts
 from handlers.types import Outgoing
+from storage.models import Role
 
 
 async def remind_now(ctx: StepContext) -> Reply:
     issue = await latest_issue(ctx)
-    sent = await send_prompts(ctx.session, issue, PromptKind.REMIND, ctx.now)
+    staff_menu = ctx.menus[Role.STAFF]
+    sent = await send_prompts(ctx.session, issue, PromptKind.REMIND, ctx.now, menu=staff_menu)
     return Reply.to_menu([Outgoing(messages.reminded(sent.reached, sent.unbound))])
 
 

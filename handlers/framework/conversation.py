@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.framework.choices import CHOICES_KEY
 from handlers.settings import HandlerSettings
-from handlers.types import ChatKey, Envelope, Incoming, Outgoing
+from handlers.types import ChatKey, Choice, Envelope, Incoming, Outgoing
 from storage.models import Member, Role
 
 
@@ -67,6 +67,8 @@ class StepContext:
     # some of them once a batch.
     memo: dict[str, Any] = field(default_factory=dict)
     argument: str = ""  # what follows the entry's value in a button's (see Entry.on_menu)
+    # Each role's menu (the registry's), for a step that sends one to someone else.
+    menus: Mapping[Role, tuple[Choice, ...]] = field(default_factory=dict)
 
     def send_to(self, envelope: Envelope) -> None:
         self.others.append(envelope)

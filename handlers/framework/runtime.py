@@ -120,7 +120,9 @@ class Runtime:
     ) -> Turn:
         key = update.key
         current, data, notices = self.current(row, now)
-        ctx = StepContext(session, self.settings, key, member, now, data, memo=memo)
+        ctx = StepContext(
+            session, self.settings, key, member, now, data, memo=memo, menus=self.registry.menus
+        )
         reply = await self._route(ctx, update, current, guard)
         out = notices + reply.messages
         to_save: str | None = current
@@ -269,7 +271,7 @@ class Runtime:
         current, data, _ = self.current(row, now)
         if current is None or current == MenuState.MAIN or member is None:
             return Turn()
-        ctx = StepContext(session, self.settings, key, member, now, data)
+        ctx = StepContext(session, self.settings, key, member, now, data, menus=self.registry.menus)
         try:
             prompts = await self._prompt(current, ctx)
             out = [Outgoing(messages.RESUMING), *prompts]

@@ -13,8 +13,8 @@ from handlers.framework.menu import offer_at_menu
 from handlers.services.delivery import enqueue, member_key
 from handlers.services.standings import WindowState, window_standings
 from handlers.services.status_report import period_of
-from handlers.types import Envelope, Outgoing
-from storage.models import Issue, Role
+from handlers.types import Choice, Envelope, Outgoing
+from storage.models import Issue
 from storage.repositories import members
 
 
@@ -36,9 +36,10 @@ async def prompt_windows(
     now: datetime,
     *,
     label: str = "",
+    menu: tuple[Choice, ...] = (),
 ) -> int:
     """Queue the prompt (to every window) or a reminder (to silent windows); return windows."""
-    return (await send_prompts(session, issue, kind, now, label=label)).reached
+    return (await send_prompts(session, issue, kind, now, label=label, menu=menu)).reached
 
 
 async def send_prompts(
@@ -48,17 +49,15 @@ async def send_prompts(
     now: datetime,
     *,
     label: str = "",
+    menu: tuple[Choice, ...] = (),
 ) -> Prompted:
     """Queue the prompt or reminder; count the windows reached and those with nobody bound.
 
     `label` distinguishes reminders of the same issue (e.g. "2022-09-15T15:00"): each
     (issue, window, member, kind, label) goes out once however often this runs. An empty
-    label with REMIND means an editor's manual reminder, which may be repeated.
+    label with REMIND means an editor's manual reminder, which may be repeated. `menu`: the
+    staff's menu (`handlers.registry`), offered under the prompt.
     """
-    # The registry lists every conversation, one of which (the editor's 提醒) calls this.
-    from handlers.registry import REGISTRY
-
-    staff_menu = REGISTRY.menu(Role.STAFF)
     period = period_of(issue)
     reached = unbound = 0
     for standing in await window_standings(session, issue):
@@ -80,8 +79,8 @@ async def send_prompts(
             dedupe = None
             if kind == PromptKind.OPEN or label:
                 dedupe = f"{kind}:{issue.id}:{label}:{member.id}"
-            queued = await enqueue(session, Envelope(key, Outgoing(text, staff_menu), dedupe), now)
+            queued = await enqueue(session, Envelope(key, Outgoing(text, menu), dedupe), now)
             # Let a typed "1" answer the prompt's menu, unless they are mid-conversation.
             if queued:
-                await offer_at_menu(session, key, staff_menu, now)
+                await offer_at_menu(session, key, menu, now)
     return Prompted(reached, unbound)
