@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from handlers import messages
 from handlers.errors import InputRejected
 from handlers.framework import binding
-from handlers.framework.choices import CHOICES_KEY, keep_offered, offered_in, resolve_choice
+from handlers.framework.choices import keep_offered, offered_in, resolve_choice
 from handlers.framework.conversation import END, MenuOffer, Reply, State, StepContext, Target
 from handlers.framework.lookups import BatchLookups
 from handlers.framework.menu import MenuState, UndeclaredTransition
@@ -164,8 +164,8 @@ class Runtime:
             return Reply.to_menu([Outgoing(messages.CANCELLED)])
         # A button's value, or a typed number or label that picks one of the choices offered
         # (on a text-only channel, the person at the menu may answer a notice's button).
-        picked = self._with_choice(update, ctx.data).choice
-        button = self.registry.button(picked) if picked is not None else None
+        answer = self._with_choice(update, ctx.data)
+        button = self.registry.button(answer.choice) if answer.choice is not None else None
         if button is not None:  # a button that starts a conversation, from any state
             conversation, entry, ctx.argument = button
             if ctx.member.role not in conversation.roles:
@@ -180,9 +180,8 @@ class Runtime:
         state = registered.state
         if update.choice is None and text in messages.HELP_WORDS:
             return Reply([Outgoing(state.help)], registered.name)  # and its question again
-        if ctx.member.role not in registered.conversation.roles:  # the one role check
+        if ctx.member.role not in registered.conversation.roles:  # a step's role check
             raise InputRejected(self.registry.refusal(registered.conversation))
-        answer = self._with_choice(update, ctx.data)
         if answer.choice is None and text in messages.BACK_WORDS:
             reply = await state.back(ctx) if state.back else Reply.to_menu([])
         else:
@@ -299,6 +298,3 @@ def _declared(reply: Reply, to: tuple[Target, ...], source: str) -> Reply:
     if reply.next is not None and reply.next is not END and reply.next not in to:
         raise UndeclaredTransition(f"{source} went to {reply.next}")
     return reply
-
-
-__all__ = ["CHOICES_KEY", "Runtime", "Turn"]
