@@ -8,7 +8,7 @@ from aiohttp import web
 from bot.app import App
 from bot.channels import webhook
 from bot.channels.base import Channel
-from bot.channels.cursors import DatabaseCursors
+from bot.channels.cursor_store import DatabaseCursors
 from bot.observe import observe_routes
 from bot.ratelimit import TELEGRAM_LIMITS, Limits
 from bot.runner import Service

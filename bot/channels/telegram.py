@@ -44,7 +44,7 @@ from telegram.request import HTTPXRequest
 
 from bot.channels import telegram_messages as wording
 from bot.channels import webhook
-from bot.channels.cursors import CursorStore, DatabaseCursors
+from bot.channels.cursor_store import CursorStore, DatabaseCursors
 from bot.channels.pump import pump_updates
 from bot.config import TelegramChannelConfig
 from bot.errors import ChannelError, ConfigError
