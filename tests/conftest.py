@@ -13,6 +13,9 @@ Database fixtures, from the bottom up:
 - `session_maker`: `storage.database.session_factory(engine)`.
 - `session`: one `AsyncSession`, closed afterwards. Tests may commit: the database is emptied
   or thrown away after the test anyway.
+
+The application fixtures (`clock`, `app`, `channel`) come from one plugin, `tests/fakes.py`,
+registered here for every folder.
 """
 
 from __future__ import annotations
@@ -32,6 +35,8 @@ from sqlalchemy.pool import NullPool
 
 from storage.database import create_engine, migrate, session_factory
 from storage.models import Base
+
+pytest_plugins = ("tests.fakes",)
 
 POSTGRES_ENV = "ZHOUBAO_TEST_DATABASE_URL"
 

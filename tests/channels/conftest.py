@@ -1,4 +1,4 @@
-"""Fixtures for the channel tests: the engine fixtures, and a loopback Telegram Bot API."""
+"""Fixtures for the channel tests: a loopback Telegram Bot API."""
 
 from __future__ import annotations
 
@@ -7,9 +7,6 @@ from collections.abc import AsyncIterator
 import pytest
 
 from tests.channels.telegram_server import TelegramServer
-from tests.fakes import app, channel, clock
-
-__all__ = ["app", "channel", "clock", "telegram_server"]
 
 
 @pytest.fixture
