@@ -60,7 +60,7 @@ from scheduler.clock import SystemClock
 from scheduler.jobs import open_issue
 from storage.models import Member, OutboxMessage, OutboxStatus, Role
 from storage.repositories.windows import WindowSpec, active_windows, sync_windows
-from tests.channels.telegram_server import BENCH_ROUND_TRIP, FLOOD_METHODS, TelegramServer
+from tests.bot.channels.telegram_server import BENCH_ROUND_TRIP, FLOOD_METHODS, TelegramServer
 
 NAME: Final = "fanout"
 MEMBERS_PER_WINDOW: Final = 2

@@ -1,11 +1,11 @@
 """The kill test's long form: 100 SIGKILLs of a real `zhoubao run` during a week of 20 windows.
 
 `python -m benchmarks --only kills`: the scenario of
-`tests/channels/kill_week.py` (the loopback Bot API server, the windows and the editor played
+`tests/bot/channels/kill_week.py` (the loopback Bot API server, the windows and the editor played
 in their chats, libfaketime putting each life of the process at a chosen moment of a fixed
 week) with 100 kills and 8 items a window, about 14 minutes here; `--quick` runs it with 6
 kills and 2 items (about 80 s). CI runs the short
-form (10 kills) as a test: `tests/channels/test_run_killed.py`. The seed is printed and noted;
+form (10 kills) as a test: `tests/bot/channels/test_run_killed.py`. The seed is printed and noted;
 `KILLS_SEED=<seed>` repeats a run's kills. Figures: what the windows saw confirmed against the
 draft the editor got, the prompts, reminders and drafts, and the messages sent again (the
 outbox sends at least once). Every item confirmed in the draft exactly once is the target.
@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Final
 
 from benchmarks.framework import Benchmark, Context, Row
-from tests.channels.kill_week import Plan, Result, Week
+from tests.bot.channels.kill_week import Plan, Result, Week
 
 NAME: Final = "kills"
 FULL: Final = Plan(kills=100, items_per_window=8)

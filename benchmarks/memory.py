@@ -45,7 +45,7 @@ from bot.config import load_config, write_default_config
 from report.dates import format_period
 from scheduler.clock import SystemClock
 from storage.repositories import issues
-from tests.channels.telegram_server import FLOOD_METHODS, TelegramServer
+from tests.bot.channels.telegram_server import FLOOD_METHODS, TelegramServer
 
 NAME: Final = "memory"
 REPO: Final = Path(__file__).resolve().parents[1]
@@ -103,7 +103,7 @@ class Samples:
 
 
 class Peer(Protocol):
-    """What is used of tests.channels.wechat_peer.WechatPeer."""
+    """What is used of tests.bot.channels.wechat_peer.WechatPeer."""
 
     token: str
 
@@ -113,8 +113,8 @@ class Peer(Protocol):
 
 @contextlib.contextmanager
 def wechat_peer() -> Iterator[Peer | None]:
-    """A running Node peer (tests.channels.wechat_peer.WechatPeer), or None if not installed."""
-    peer_dir = REPO / "tests" / "channels" / "wechat_peer"
+    """A running Node peer (tests.bot.channels.wechat_peer.WechatPeer), or None if not installed."""
+    peer_dir = REPO / "tests" / "bot" / "channels" / "wechat_peer"
     if (
         shutil.which("node") is None
         or not (peer_dir / "node_modules" / ".package-lock.json").exists()
@@ -123,8 +123,8 @@ def wechat_peer() -> Iterator[Peer | None]:
         return
     import pytest
 
-    # Imported by name: mypy resolves tests.channels.wechat_peer to the peer's folder.
-    helpers = importlib.import_module("tests.channels.wechat_peer")
+    # Imported by name: mypy resolves tests.bot.channels.wechat_peer to the peer's folder.
+    helpers = importlib.import_module("tests.bot.channels.wechat_peer")
     peer = helpers.WechatPeer(token=f"zhoubao-bench-{os.getpid()}")
     try:
         peer.start()

@@ -30,7 +30,7 @@ from bot.channels.telegram import TelegramChannel
 from bot.outbox import Dispatcher
 from bot.ratelimit import TELEGRAM_LIMITS, TELEGRAM_PUBLISHED
 from storage.repositories import outbox
-from tests.channels.telegram_server import BENCH_ROUND_TRIP
+from tests.bot.channels.telegram_server import BENCH_ROUND_TRIP
 
 NAME: Final = "noisy"
 FULL: Final = (5000, 1000, 120.0)  # noisy chat's messages, other chats, cap in s

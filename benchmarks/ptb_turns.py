@@ -54,7 +54,7 @@ from telegram.ext import (
 from telegram.request import BaseRequest, RequestData
 
 from benchmarks.framework import percentile
-from tests.channels.telegram_server import BOT_USER, TOKEN
+from tests.bot.channels.telegram_server import BOT_USER, TOKEN
 
 if TYPE_CHECKING:
     from benchmarks.fanout import ServerReport

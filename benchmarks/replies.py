@@ -38,7 +38,7 @@ from bot.channels.telegram import TelegramChannel
 from bot.outbox import Dispatcher
 from bot.ratelimit import TELEGRAM_LIMITS, TELEGRAM_PUBLISHED
 from handlers.types import ChatKey, Incoming
-from tests.channels.telegram_server import BENCH_ROUND_TRIP
+from tests.bot.channels.telegram_server import BENCH_ROUND_TRIP
 
 NAME: Final = "replies"
 FULL_WINDOWS: Final = 2000

@@ -36,7 +36,7 @@ from bot.config import load_config, write_default_config
 from storage.database import create_engine
 from storage.models import OutboxMessage, OutboxStatus
 from storage.repositories import outbox
-from tests.channels.telegram_server import BENCH_ROUND_TRIP, FLOOD_METHODS, TelegramServer
+from tests.bot.channels.telegram_server import BENCH_ROUND_TRIP, FLOOD_METHODS, TelegramServer
 
 NAME: Final = "soak"
 WRITTEN_GRACE: Final = 1.0  # s after the SIGSTOP in which the server may still read its calls

@@ -31,7 +31,7 @@ What each part follows (WeCom developer centre, developer.work.weixin.qq.com, �
   paths, a text send's body and the token rule (40014 or 42001: fetch a new token and call
   again) also match Tencent's own sample, sbzhu/weworkapi_python (api/src/CorpApi.py,
   AbstractApi.py, api/examples/MessageTest.py). The loopback peer
-  (tests/channels/wecom_server.py) checks exactly these fields.
+  (tests/bot/channels/wecom_server.py) checks exactly these fields.
 - 上传临时素材 (document/path/90253): `POST /cgi-bin/media/upload?access_token=…&type=file`,
   multipart with the file in the field `media` (filename and length), answers `media_id`
   (valid three days, shared by the corp's applications). A file is 5 bytes to 20 MB. This

@@ -1,5 +1,5 @@
 """/healthz, /readyz and /metrics of `zhoubao run`'s web server, in process (SQLite and
-PostgreSQL), with the aiohttp test client; tests/channels/test_run_observe.py runs the real
+PostgreSQL), with the aiohttp test client; tests/bot/channels/test_run_observe.py runs the real
 process."""
 
 from __future__ import annotations

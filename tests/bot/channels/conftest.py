@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from tests.channels.telegram_server import TelegramServer
+from tests.bot.channels.telegram_server import TelegramServer
 
 
 @pytest.fixture

@@ -16,10 +16,10 @@ from pathlib import Path
 
 from handlers import messages
 from handlers.registry import STAFF_MENU
-from tests.channels.telegram_server import TelegramServer
+from tests.bot.channels.telegram_server import TelegramServer
 
 ZHOUBAO = [sys.executable, "-c", "from bot.cli import main; raise SystemExit(main())"]
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 CHAT = 5001
 
 

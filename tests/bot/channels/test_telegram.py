@@ -1,6 +1,6 @@
 """The Telegram channel: the real python-telegram-bot against a Bot API server on 127.0.0.1.
 
-`telegram_server` stands in for Telegram (see tests/channels/telegram_server.py); nothing
+`telegram_server` stands in for Telegram (see tests/bot/channels/telegram_server.py); nothing
 here is mocked between the adapter and HTTP. Database tests run on SQLite and PostgreSQL.
 """
 
@@ -42,7 +42,7 @@ from scheduler.clock import FrozenClock
 from scheduler.jobs import open_issue
 from storage.models import Role
 from storage.repositories import cursors, issues, submissions
-from tests.channels.telegram_server import TelegramServer
+from tests.bot.channels.telegram_server import TelegramServer
 from tests.fakes import invite_code
 
 Sessions = async_sessionmaker[AsyncSession]

@@ -26,7 +26,7 @@ from bot.channels import webhook
 from bot.channels.telegram import SECRET_HEADER, TelegramChannel, run_telegram
 from handlers.types import Incoming
 from scheduler.clock import FrozenClock
-from tests.channels.telegram_server import TelegramServer
+from tests.bot.channels.telegram_server import TelegramServer
 
 SECRET = "s3cret-Webhook_token"
 PATH = "/telegram/webhook"

@@ -1,6 +1,6 @@
 """The WeChat channel: the real Python puppet-service client against a real Node peer.
 
-The peer (tests/channels/wechat_peer/peer.mjs) is wechaty-puppet-service's PuppetServer in
+The peer (tests/bot/channels/wechat_peer/peer.mjs) is wechaty-puppet-service's PuppetServer in
 front of wechaty-puppet-mock on 127.0.0.1; it starts once for this module.
 """
 
@@ -30,8 +30,8 @@ from handlers.types import ChannelKind, ChatKey, Choice, Document, Envelope, Inc
 from scheduler.clock import FrozenClock
 from scheduler.jobs import open_issue
 from storage.models import Item, OutboxMessage, Role
-from tests.channels.outbox_scenarios import paused_leader
-from tests.channels.wechat_peer import (
+from tests.bot.channels.outbox_scenarios import paused_leader
+from tests.bot.channels.wechat_peer import (
     BOT_ID,
     BOT_NAME,
     CHEN,
@@ -260,7 +260,7 @@ async def test_wrong_token_fails_clearly_without_crashing(peer: WechatPeer) -> N
 
 
 async def test_unreachable_endpoint_keeps_retrying_and_send_is_transient() -> None:
-    from tests.channels.wechat_peer import free_port
+    from tests.bot.channels.wechat_peer import free_port
 
     channel = WechatChannel(f"127.0.0.1:{free_port()}", "token", min_backoff=0.01, max_backoff=0.05)
     await channel.start()

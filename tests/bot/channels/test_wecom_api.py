@@ -1,4 +1,4 @@
-"""The WeCom API client against the loopback WeCom server (tests/channels/wecom_server.py).
+"""The WeCom API client against the loopback WeCom server (tests/bot/channels/wecom_server.py).
 
 Token caching and refresh (before expiry, and when WeCom expires it mid-run), every message
 kind zhoubao sends, the upload of a draft, the errcodes mapped onto the outbox's retry rules,
@@ -33,7 +33,7 @@ from bot.channels.wecom_api import (
     split_text,
 )
 from bot.channels.wecom_crypto import WecomCrypto, WecomCryptoError
-from tests.channels.wecom_server import (
+from tests.bot.channels.wecom_server import (
     AGENT_ID,
     CALLBACK_TOKEN,
     CORP_ID,

@@ -1,4 +1,4 @@
-"""The DingTalk clients against the loopback DingTalk server (tests/channels/dingtalk_server.py).
+"""The DingTalk clients against the loopback DingTalk server (dingtalk_server.py beside this).
 
 The API client: token caching and refresh (before expiry and when it ends mid-run), one-to-one
 and group sends of every template zhoubao uses, the draft's upload, errors mapped onto the
@@ -37,7 +37,7 @@ from bot.channels.dingtalk_stream import (
     StreamFrame,
     StreamState,
 )
-from tests.channels.dingtalk_server import APP_KEY, APP_SECRET, IP_BAN, DingtalkServer
+from tests.bot.channels.dingtalk_server import APP_KEY, APP_SECRET, IP_BAN, DingtalkServer
 
 BATCH = "/v1.0/robot/oToMessages/batchSend"
 USER = "manager4711"

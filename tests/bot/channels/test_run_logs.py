@@ -21,10 +21,10 @@ import pytest
 
 from bot.channels.telegram import SECRET_HEADER
 from handlers import messages
-from tests.channels.telegram_server import TelegramServer
+from tests.bot.channels.telegram_server import TelegramServer
 
 ZHOUBAO = [sys.executable, "-c", "from bot.cli import main; raise SystemExit(main())"]
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 CHAT = 5001
 TOKEN = "7501234567:AAHk3-Ms_9qL0vPzYx2Wc4EoRtNnBgUiDfA"
 SECRET = "Webhook_s3cret-0123456789"

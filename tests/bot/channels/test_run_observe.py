@@ -17,9 +17,9 @@ import aiohttp
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.channels.telegram_server import TelegramServer
-from tests.channels.test_run_postgres_outage import _with_database
-from tests.channels.test_run_telegram import _config, _wait_for, _zhoubao, listen_port
+from tests.bot.channels.telegram_server import TelegramServer
+from tests.bot.channels.test_run_postgres_outage import _with_database
+from tests.bot.channels.test_run_telegram import _config, _wait_for, _zhoubao, listen_port
 from tests.postgres_server import OwnPostgres, postgres_bin
 
 CHAT = 7001

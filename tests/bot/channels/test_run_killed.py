@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from tests.channels.kill_week import LIBFAKETIME, NO_LIBFAKETIME, Plan, Week
+from tests.bot.channels.kill_week import LIBFAKETIME, NO_LIBFAKETIME, Plan, Week
 
 
 async def test_every_confirmed_item_is_in_the_draft_once_when_zhoubao_run_is_killed_10_times(

@@ -7,7 +7,7 @@ import time
 import aiohttp
 import pytest
 
-from tests.channels.telegram_server import TelegramServer
+from tests.bot.channels.telegram_server import TelegramServer
 
 
 async def _send(client: aiohttp.ClientSession, server: TelegramServer, chat: int) -> int:

@@ -15,9 +15,9 @@ from bot.outbox import Dispatcher
 from bot.ratelimit import RateLimiter
 from handlers.types import ChannelKind, Incoming
 from scheduler.clock import FrozenClock
-from tests.channels.conformance import STORIES, Received, Story
-from tests.channels.telegram_server import TelegramServer
-from tests.channels.test_telegram import next_update, telegram_channel
+from tests.bot.channels.conformance import STORIES, Received, Story
+from tests.bot.channels.telegram_server import TelegramServer
+from tests.bot.channels.test_telegram import next_update, telegram_channel
 
 TG = ChannelKind.TELEGRAM
 

@@ -27,13 +27,13 @@ from handlers.types import ChannelKind, ChatKey, Document, Envelope, Outgoing
 from scheduler.clock import FrozenClock
 from storage.models import Lane, OutboxMessage, OutboxStatus
 from storage.repositories import outbox
-from tests.channels.outbox_scenarios import lease_for, paused_leader
-from tests.channels.telegram_server import TelegramServer
+from tests.bot.channels.outbox_scenarios import lease_for, paused_leader
+from tests.bot.channels.telegram_server import TelegramServer
 
 Sessions = async_sessionmaker[AsyncSession]
 TG = ChannelKind.TELEGRAM
 CHATS = [1000 + n for n in range(10)]
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 
 
 def telegram_channel(server: TelegramServer, sessions: Sessions, clock: FrozenClock) -> Any:

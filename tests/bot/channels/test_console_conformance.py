@@ -12,7 +12,7 @@ from bot.app import App
 from bot.channels.console import ConsoleChannel
 from bot.outbox import Dispatcher
 from handlers.types import ChannelKind, Incoming
-from tests.channels.conformance import STORIES, Received, Story, split_numbered
+from tests.bot.channels.conformance import STORIES, Received, Story, split_numbered
 from tests.fakes import app, clock
 
 __all__ = ["app", "clock"]  # fixtures

@@ -11,9 +11,9 @@ from bot.app import App
 from bot.channels.wechaty import WechatChannel
 from bot.outbox import Dispatcher
 from handlers.types import ChannelKind, Incoming
-from tests.channels.conformance import STORIES, Received, Story, split_numbered
-from tests.channels.test_wechat import WAIT, started
-from tests.channels.wechat_peer import WechatPeer, wechat_peer
+from tests.bot.channels.conformance import STORIES, Received, Story, split_numbered
+from tests.bot.channels.test_wechat import WAIT, started
+from tests.bot.channels.wechat_peer import WechatPeer, wechat_peer
 
 __all__ = ["wechat_peer"]  # fixture
 

@@ -17,8 +17,8 @@ import asyncpg
 import pytest
 
 from handlers import messages
-from tests.channels.telegram_server import TelegramServer
-from tests.channels.test_run_telegram import _config, _wait_for, _zhoubao
+from tests.bot.channels.telegram_server import TelegramServer
+from tests.bot.channels.test_run_telegram import _config, _wait_for, _zhoubao
 from tests.postgres_server import OwnPostgres, postgres_bin
 
 CHAT = 6001

@@ -1,4 +1,4 @@
-"""The Node Wechaty puppet-service peer (tests/channels/wechat_peer/peer.mjs) as pytest fixtures.
+"""The Node Wechaty puppet-service peer (wechat_peer/peer.mjs beside this) as pytest fixtures.
 
 `wechat_peer` (module scope) runs `npm ci` once if node_modules is missing, starts the peer on
 free loopback ports and yields a `WechatPeer`: `say()` makes a contact talk to the bot,

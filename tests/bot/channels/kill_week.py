@@ -54,9 +54,9 @@ from handlers import messages
 from handlers.conversations.intake import SUBSECTION_PREFIX
 from report.normalise import normalise_item
 from scheduler.clock import SHANGHAI
-from tests.channels.telegram_server import TelegramServer
+from tests.bot.channels.telegram_server import TelegramServer
 
-REPO: Final = Path(__file__).resolve().parents[2]
+REPO: Final = Path(__file__).resolve().parents[3]
 ZHOUBAO: Final = [sys.executable, "-c", "from bot.cli import main; raise SystemExit(main())"]
 LIBFAKETIME: Final = Path("/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1")
 NO_LIBFAKETIME: Final = (
@@ -239,7 +239,7 @@ def write_config(workdir: Path, server: TelegramServer, database_url: str | None
         text = text.replace('data_dir = "data"', f'data_dir = "data"\nurl = "{database_url}"')
     path.write_text(text, "utf-8")
     # zhoubao run always serves /healthz and the rest: on a free port, not on 8080.
-    from tests.channels.test_run_telegram import free_port, with_listen
+    from tests.bot.channels.test_run_telegram import free_port, with_listen
 
     return with_listen(path, free_port())
 
@@ -760,11 +760,11 @@ def _docx_text(data: bytes) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """`python -m tests.channels.kill_week [--kills N] [--seed S] [--postgres URL]`: one run."""
+    """`python -m tests.bot.channels.kill_week [--kills N] [--seed S] [--postgres URL]`: one run."""
     import argparse
     import tempfile
 
-    parser = argparse.ArgumentParser(prog="python -m tests.channels.kill_week")
+    parser = argparse.ArgumentParser(prog="python -m tests.bot.channels.kill_week")
     parser.add_argument("--kills", type=int, default=10)
     parser.add_argument("--items", type=int, default=3, help="items per submitting window")
     parser.add_argument("--seed", type=int)

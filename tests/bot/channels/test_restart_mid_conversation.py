@@ -19,13 +19,13 @@ from handlers import messages
 from handlers.types import ChannelKind
 from scheduler.clock import FrozenClock
 from storage.models import Role
-from tests.channels.conformance import BUSINESS, FIRST, Story, stored_items
-from tests.channels.telegram_server import TelegramServer
-from tests.channels.test_telegram import telegram_channel
-from tests.channels.test_telegram_conformance import TelegramDriver
-from tests.channels.test_wechat import started
-from tests.channels.test_wechat_conformance import WechatDriver
-from tests.channels.wechat_peer import WechatPeer, wechat_peer
+from tests.bot.channels.conformance import BUSINESS, FIRST, Story, stored_items
+from tests.bot.channels.telegram_server import TelegramServer
+from tests.bot.channels.test_telegram import telegram_channel
+from tests.bot.channels.test_telegram_conformance import TelegramDriver
+from tests.bot.channels.test_wechat import started
+from tests.bot.channels.test_wechat_conformance import WechatDriver
+from tests.bot.channels.wechat_peer import WechatPeer, wechat_peer
 from tests.fakes import start_app
 
 __all__ = ["wechat_peer"]  # fixture
