@@ -27,6 +27,7 @@ from benchmarks.framework import (
     markdown_table,
     write_results,
 )
+from bot import logs
 
 # Run in this order. A module listed in OPTIONAL runs only if its file exists, so another
 # benchmark is added by dropping benchmarks/<name>.py in (and listing it here once).
@@ -81,6 +82,13 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    # zhoubao's own log set-up, as the `zhoubao` command has it: what the apps under
+    # measurement log shows its structured fields, and no secret.
+    with logs.configured():
+        return _main(argv)
+
+
+def _main(argv: Sequence[str] | None) -> int:
     args = parse_args(argv)
     names = available_names()
     if args.only:

@@ -1,6 +1,6 @@
 """The kill test's long form: 100 SIGKILLs of a real `zhoubao run` during a week of 20 windows.
 
-`python -m benchmarks --only kills` (or `zhoubao bench --only kills`): the scenario of
+`python -m benchmarks --only kills`: the scenario of
 `tests/channels/kill_week.py` (the loopback Bot API server, the windows and the editor played
 in their chats, libfaketime putting each life of the process at a chosen moment of a fixed
 week) with 100 kills and 8 items a window, about 14 minutes here; `--quick` runs it with 6

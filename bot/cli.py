@@ -72,10 +72,6 @@ class ListenFailed(Exception):
     """The web server cannot listen (the port is taken): exit 1, so that systemd retries."""
 
 
-class BenchFailed(BotError):
-    """A benchmark raised (the table says which), or the benchmarks cannot run here."""
-
-
 DEFAULT_CONFIG = Path("zhoubao.toml")
 RECENT = timedelta(days=7)  # `zhoubao status` counts the messages sent in this window
 
@@ -415,34 +411,6 @@ async def cmd_calendar(args: argparse.Namespace) -> None:
         print(calendar_report(app.calendar, year))
 
 
-def _put_checkout_on_path(benchmarks_file: str) -> None:
-    """Let the benchmarks import the loopback peers of the tests (tests/channels).
-
-    Only a source checkout has them; `python -m benchmarks` finds them from the checkout, the
-    `zhoubao` script must be told where it is.
-    """
-    checkout = Path(benchmarks_file).resolve().parents[1]
-    if not (checkout / "tests" / "channels").is_dir():
-        raise BenchFailed(messages.BENCH_NEEDS_CHECKOUT)
-    if str(checkout) not in sys.path:
-        sys.path.insert(0, str(checkout))
-
-
-async def cmd_bench(args: argparse.Namespace) -> None:
-    # benchmarks builds apps of its own (and imports bot): load it only when asked for.
-    import benchmarks
-    from benchmarks.__main__ import main as bench_main
-
-    _put_checkout_on_path(benchmarks.__file__)
-
-    argv = (["--quick"] if args.quick else []) + (["--out", args.out] if args.out else [])
-    argv += [option for name in args.only or () for option in ("--only", name)]
-    argv += ["--postgres", args.postgres] if args.postgres else []
-    code = await asyncio.to_thread(bench_main, argv)
-    if code:
-        raise BenchFailed(messages.BENCH_FAILED)
-
-
 async def cmd_demo(args: argparse.Namespace) -> None:
     from bot.demo import run_demo  # the demo's script is only loaded when asked for
 
@@ -561,21 +529,6 @@ def build_parser() -> argparse.ArgumentParser:
         cmd_calendar,
     )
     calendar_cmd.add_argument("--year", type=int, metavar="年份", help="年份（默认今年）")
-
-    bench = add(
-        "bench",
-        "在本机测量各项性能（对话、群发、草稿、十年数据），输出对照表。",
-        "zhoubao bench --quick",
-        cmd_bench,
-    )
-    bench.add_argument("--quick", action="store_true", help="快速模式（数据量小，供 CI 使用）")
-    bench.add_argument("--out", metavar="目录", help="结果（JSON 和 Markdown）的输出目录")
-    bench.add_argument(
-        "--only", action="append", metavar="名称", help="只运行这一项（可重复），如 turns、draft"
-    )
-    bench.add_argument(
-        "--postgres", metavar="URL", help="可建临时库的 PostgreSQL 地址（postgresql+asyncpg://…）"
-    )
 
     demo = add(
         "demo", "在临时目录中自动演示一周的报送与汇编，并给出草稿路径。", "zhoubao demo", cmd_demo

@@ -4,7 +4,7 @@ argparse looks each of its strings up when it uses it, through the names `_` and
 of its own module (`from gettext import gettext as _, ngettext`). Importing this module
 replaces those two names, once, with lookups that answer from `MESSAGES` while a
 `ChineseArgumentParser` is at work (a context variable says so) and defer to gettext
-otherwise: another parser in the same process (the benchmarks' own) keeps argparse's wording.
+otherwise: another parser in the same process (a test's, a library's) keeps argparse's wording.
 
 `ChineseArgumentParser` sets that variable around everything of argparse that produces text
 (building the parser and its -h option, parsing, formatting usage and help, reporting an

@@ -11,7 +11,8 @@
   exception text, the stack and the extra fields;
 - a floor under the loggers of libraries that log payloads at DEBUG: python-telegram-bot logs
   every Bot API call's parameters and answer (message texts, the webhook secret),
-  SQLAlchemy every statement and result row, aiosqlite every call with its arguments. They
+  SQLAlchemy every statement and result row, aiosqlite every call with its arguments (zhoubao's
+  SQLite driver, `storage.sqlite_driver`, logs nothing, but aiosqlite is still imported). They
   stay at INFO or WARNING whatever the level asked for;
 - the libraries that log each request or tick at INFO (httpx, httpcore, APScheduler) are
   heard at DEBUG only.

@@ -153,11 +153,6 @@ CALENDAR_MAKE_UP: Final = "调休"
 CALENDAR_NO_ISSUE_WEEKS: Final = "整周没有工作日、不开启周报的周：{weeks}"
 CALENDAR_WEEKDAYS: Final = ("周一", "周二", "周三", "周四", "周五", "周六", "周日")
 BAD_YEAR: Final = "年份“{value}”不对，应为四位数的年份，例如 2027。"
-BENCH_FAILED: Final = "有基准测试出错，详见上面的输出。"
-BENCH_NEEDS_CHECKOUT: Final = (
-    "zhoubao bench 需要 zhoubao 的源码目录（其中的 tests/channels 提供本机的 Telegram "
-    "和微信对端），请在源码目录中用 pip install -e 安装后再运行。"
-)
 DEMO_START: Final = "演示：在临时目录 {path} 中模拟一周的报送。"
 DEMO_DONE: Final = "演示完成，用时 {seconds:.1f} 秒。"
 INTERRUPTED: Final = "已中断。"

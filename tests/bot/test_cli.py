@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import re
 import subprocess
@@ -43,7 +42,7 @@ REFERENCE_PERIOD = "（9月13日—9月16日）"
 REFERENCE_DEADLINE = "9月16日（周五）12:00"
 # The commands run in-process read the system clock (SystemClock): each test pins it, ticking,
 # to the reference issue's Wednesday, so that it sees the same week whatever day it runs on.
-# The commands run as processes (--help, bench) keep the real clock; .ci/any-day sets that.
+# The commands run as processes (--help) keep the real clock; .ci/any-day sets that.
 REFERENCE_NOW = datetime(2022, 9, 14, 10, tzinfo=ZoneInfo("Asia/Shanghai"))
 # The reference issue's year-to-date figures, in the order the editor is asked for them.
 REFERENCE_FIGURES = ("617058", "611244", "19691982", "7463962", "49602", "50398")
@@ -51,7 +50,7 @@ ITEM_TEXT = "商务厅窗口推广电子营业执照在商务政务服务领域�
 # What the designed command tree holds (docs: conventions §5).
 COMMANDS = (
     "init", "run", "chat", "invite", "issue", "issue open", "issue number", "draft", "status",
-    "demo", "bench", "calendar",
+    "demo", "calendar",
 )  # fmt: skip
 
 
@@ -182,23 +181,31 @@ def test_help_lists_every_command_when_run_as_program(tmp_path: Path) -> None:
         assert help_text is not None and help_text in result.stdout, path
 
 
-def test_bench_runs_a_benchmark_with_peers_when_started_outside_the_checkout(
-    tmp_path: Path,
-) -> None:
-    out = tmp_path / "results"
+def test_production_cli_loads_no_benchmark_and_no_test_code_when_it_runs(tmp_path: Path) -> None:
+    # The benchmarks run from the checkout (`python -m benchmarks`); the installed command
+    # neither offers them nor reaches into tests/ for their loopback peers.
+    probe = (
+        "import sys\n"
+        "from bot.cli import main\n"
+        "try:\n"
+        "    main(['bench', '--quick'])\n"
+        "except SystemExit as exited:\n"
+        "    assert exited.code == 2, exited.code\n"
+        "loaded = sorted(m for m in sys.modules if m.split('.')[0] in ('benchmarks', 'tests'))\n"
+        "assert not loaded, loaded\n"
+        "assert not [p for p in sys.path if p.endswith('tests')], sys.path\n"
+    )
     result = subprocess.run(
-        [*_zhoubao_command(), "bench", "--quick", "--only", "turns", "--out", str(out)],
+        [sys.executable, "-c", probe],
         capture_output=True,
         text=True,
-        cwd=tmp_path,  # not the checkout: tests/ (the loopback peers) is not on the path here
-        env={k: v for k, v in os.environ.items() if k != "ZHOUBAO_TEST_DATABASE_URL"},
+        cwd=tmp_path,
         check=False,
-        timeout=300,
+        timeout=60,
     )
 
     assert result.returncode == 0, result.stdout + result.stderr
-    rows = json.loads((out / "results.json").read_text(encoding="utf-8"))["rows"]
-    assert {row["benchmark"] for row in rows} == {"turns"}
+    assert "无效的取值 'bench'" in result.stderr
 
 
 def test_issue_help_lists_open_with_example_when_asked(capsys: pytest.CaptureFixture[str]) -> None:

@@ -69,7 +69,6 @@ USAGE_ERRORS: tuple[tuple[list[str], set[str]], ...] = (
     (["issue", "open", "--total", "0"], set()),
     (["issue", "number", "--number", "-3"], set()),
     (["issue", "open", "--date"], set()),  # an option without its value
-    (["bench", "--o", "x"], {"--o", "x"}),  # an ambiguous abbreviation
     (["demo", "--quiet=yes"], {"yes"}),  # a value for a flag
 )
 
@@ -146,6 +145,28 @@ def test_usage_error_is_chinese_and_exits_2_when_arguments_are_wrong(
     code, out, err = _run(argv, capsys)
 
     assert (code, out) == (2, "")
+    *usage, error, end = err.split("\n")
+    assert usage[0].startswith("用法：zhoubao ")
+    assert re.fullmatch(r"zhoubao[ a-z]*：错误：\S.*", error), error
+    assert end == ""
+    assert english_words(err, allowed) == [], err
+
+
+def test_ambiguous_abbreviation_is_chinese_and_exits_2_when_two_options_share_it(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # No command of zhoubao has two options that one abbreviation could mean; a parser of its
+    # kind with two such options stands in.
+    parser = ChineseArgumentParser(prog="zhoubao")
+    parser.add_argument("--out", metavar="目录", help="输出目录")
+    parser.add_argument("--only", metavar="名称", help="只运行这一项")
+    allowed = ALLOWED_WORDS | _parser_words(parser) | {"--o", "x"}
+
+    with pytest.raises(SystemExit) as exited:
+        parser.parse_args(["--o", "x"])
+    out, err = capsys.readouterr()
+
+    assert (exited.value.code, out) == (2, "")
     *usage, error, end = err.split("\n")
     assert usage[0].startswith("用法：zhoubao ")
     assert re.fullmatch(r"zhoubao[ a-z]*：错误：\S.*", error), error

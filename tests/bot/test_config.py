@@ -11,7 +11,6 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot import config as config_module
 from bot.config import (
     Config,
     ReminderConfig,
@@ -20,6 +19,7 @@ from bot.config import (
     load_config,
     write_default_config,
 )
+from bot.config import load as config_module
 from bot.errors import ConfigError
 from report.bulletin import BulletinTemplate, Criterion, StatisticsCategory, Subsection
 

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from bot import config as config_module
 from bot.app import open_app_from
+from bot.config import bounds as config_module
 from bot.config import default_config_text, load_config
 from bot.errors import ConfigError
 from scheduler.clock import FrozenClock
