@@ -26,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from benchmarks.corpus import item_text, short_name, window_name
 from benchmarks.framework import Benchmark, Context, Row, percentile, scratch_postgres
-from handlers.editor import status_text
+from handlers.services.status_report import status_text
 from scheduler.clock import SHANGHAI
 from storage.database import create_engine, migrate, session_factory
 from storage.models import (

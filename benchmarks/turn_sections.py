@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import bot.engine
-import handlers.intake
+import handlers.conversations.intake
 from benchmarks import ptb_turns
 from benchmarks.turns import EngineRun, zhoubao_on_postgres, zhoubao_turns
 from storage.repositories import conversations, members, outbox, submissions, windows
@@ -30,10 +30,10 @@ CHATS = 2000
 BATCH = "engine: the whole batch (session, BEGIN … COMMIT)"
 SECTIONS: tuple[tuple[Any, str, str], ...] = (
     (bot.engine.Engine, "_run_batch", BATCH),
-    (bot.engine.Engine, "_step", "  the steps, with their statements"),
+    (bot.engine.Engine, "_isolated", "  the steps, with their statements"),
     (submissions, "add_item", "    confirm: insert the item"),
     (submissions, "window_standing", "    confirm: the window's items and 本周无动态"),
-    (handlers.intake, "normalise_item", "    preview: normalise_item"),
+    (handlers.conversations.intake, "normalise_item", "    preview: normalise_item"),
     (conversations, "mark_processed_many", "  batch: ledger"),
     (members, "get_members", "  batch: members"),
     (conversations, "load_states", "  batch: states"),

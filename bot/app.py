@@ -18,7 +18,7 @@ from bot.errors import ConfigError
 from bot.invite_key import InviteKeyError, load_or_create
 from bot.metrics import Metrics
 from bot.typeset import typesetter
-from handlers.conversation import HandlerSettings
+from handlers.settings import HandlerSettings
 from scheduler.calendar import WorkCalendar
 from scheduler.clock import SystemClock
 from scheduler.jobs import NumberingDefaults, WeekSettings

@@ -36,10 +36,9 @@ from bot.wiring import (
     web_runner,
 )
 from handlers import messages as handler_messages
-from handlers.binding import codes_of_other_keys, create_invite, format_code
-from handlers.common import period_of
-from handlers.drafts import issue_line
-from handlers.editor import status_text
+from handlers.framework.binding import codes_of_other_keys, create_invite, format_code
+from handlers.services.draft_delivery import issue_line
+from handlers.services.status_report import period_of, status_text
 from handlers.types import ChannelKind
 from report.dates import format_moment, format_period
 from report.errors import DraftError

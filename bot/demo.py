@@ -18,7 +18,7 @@ from bot.channels.console import ConsoleChannel, TextSink
 from bot.config import write_default_config
 from bot.drafts import WrittenDraft, write_draft, written_text
 from bot.outbox import Dispatcher
-from handlers.binding import create_invite
+from handlers.framework.binding import create_invite
 from handlers.types import ChannelKind
 from scheduler.jobs import open_issue
 from storage.models import Role

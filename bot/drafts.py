@@ -11,8 +11,8 @@ from bot.app import App
 from bot.errors import BotError
 from bot.files import safe_name
 from bot.messages import DRAFT_NO_PDF, DRAFT_PDF, DRAFT_WRITTEN, NO_ISSUE
-from handlers.bulletin import CompiledIssue, compile_issue
-from handlers.drafts import publication_day
+from handlers.services.draft_delivery import publication_day
+from handlers.services.issue_draft import CompiledIssue, compile_issue
 from storage.repositories import issues
 
 

@@ -1,17 +1,18 @@
-"""The conversation engine: updates in, state and replies out, durably, in groups.
+"""The conversation engine: it batches updates, isolates each turn, and commits.
 
 Per update: drop it if the ledger has seen its id, load the sender's member and
-conversation state, run the step, save the new state and write every reply to the
-outbox (the answers to the sender in the reply lane). A channel sends from the outbox
-afterwards, so a crash loses no answer (delivery is at least once: it may repeat the few on
-their way), and a restart resumes each chat at the step it was at.
+conversation state, run the turn (`handlers.framework.runtime`: routing, steps, prompts,
+the menu), save the new state and write every reply to the outbox (the answers to the sender
+in the reply lane). A channel sends from the outbox afterwards, so a crash loses no answer
+(delivery is at least once: it may repeat the few on their way), and a restart resumes each
+chat at the step it was at.
 
 Group commit: the updates that arrive while a commit is under way are handled together in
 the next transaction (at most `MAX_BATCH`), with one multi-row statement each for the
 ledger, the members, the states and the outbox. A chat has at most one update in a batch
 (its lock is held until the commit), so each chat's steps stay in order, and `handle`
-returns only once its update is committed. A step that fails (a rejected answer, a bug) is
-rolled back alone: the batch is run again with a savepoint around each step.
+returns only once its update is committed. Each turn runs in its own savepoint: a rejected
+answer or a failed step is rolled back alone, and no step runs more than once.
 """
 
 from __future__ import annotations
@@ -20,40 +21,25 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Final
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.metrics import Metrics
-from handlers import messages
-from handlers.binding import answer_stranger, code_of, is_locked, try_bind, unbound_reply
-from handlers.conversation import (
-    CHOICES_KEY,
-    END,
-    MEMO_ISSUE,
-    MEMO_WINDOW,
-    HandlerSettings,
-    Reply,
-    StepContext,
-    resolve_choice,
-)
-from handlers.delivery import outbox_row
-from handlers.errors import InputRejected
-from handlers.menu import menu_for
-from handlers.registry import all_states
-from handlers.types import ChatKey, Choice, Envelope, Incoming, Outgoing
+from handlers.framework.runtime import Runtime, Turn
+from handlers.registry import REGISTRY
+from handlers.services.delivery import outbox_row
+from handlers.settings import HandlerSettings
+from handlers.types import ChatKey, Envelope, Incoming
 from storage.database import SQLITE_BEGIN_OPTION, statements_inline
 from storage.errors import is_unreachable
-from storage.models import Lane, Member, Role, Window
+from storage.models import Lane, Member
 from storage.repositories import conversations, guards, members, outbox, windows
-from storage.repositories.conversations import StoredState
 from storage.repositories.guards import GuardRecord
 
 logger = logging.getLogger(__name__)
-
-MENU_STATE = "menu.main"
 
 # Most updates committed together. Each batch costs a few milliseconds whatever its size (the
 # batch's statements, the commit, the hand-offs around them): at 2,000 chats typing at once,
@@ -67,23 +53,10 @@ MAX_BATCH: Final = 256
 _WRITE_TRANSACTION: Final = {SQLITE_BEGIN_OPTION: "BEGIN IMMEDIATE"}
 
 
-class _StepFailed(Exception):
-    """A step raised while the batch ran without savepoints: run it again with them."""
-
-
 @dataclass(slots=True)
 class _Pending:
     update: Incoming
     done: asyncio.Future[list[Envelope]]
-
-
-@dataclass(slots=True)
-class _Outcome:
-    """What one update leaves behind, written when its batch commits."""
-
-    envelopes: list[Envelope] = field(default_factory=list)
-    state: dict[str, Any] | None = None  # a conversation_states row to save
-    clear_state: bool = False
 
 
 class Engine:
@@ -95,14 +68,22 @@ class Engine:
         metrics: Metrics | None = None,
     ) -> None:
         self._sessions = sessions
-        self._settings = settings
+        self._runtime = Runtime(REGISTRY, settings)  # checks every conversation's declaration
         self._clock = clock
         self._metrics = metrics if metrics is not None else Metrics()
-        self._states = all_states()
         self._locks: dict[ChatKey, asyncio.Lock] = {}
         self._lock_users: dict[ChatKey, int] = {}
         self._pending: list[_Pending] = []
         self._committer: asyncio.Task[None] | None = None
+
+    @property
+    def _settings(self) -> HandlerSettings:
+        """The handlers' settings (a test swaps them to lay drafts out as PDF)."""
+        return self._runtime.settings
+
+    @_settings.setter
+    def _settings(self, settings: HandlerSettings) -> None:
+        self._runtime.settings = settings
 
     async def handle(self, update: Incoming) -> list[Envelope]:
         """Handle one update; return the messages it queued (empty for a redelivery).
@@ -143,32 +124,16 @@ class Engine:
             await session.connection(execution_options=_WRITE_TRANSACTION)
             state_key = (key.channel.value, key.chat_id, key.user_id)
             row = (await conversations.load_states(session, [state_key])).get(state_key)
-            current, data, _ = self._current(row, now)
             member = await members.get_member(session, key.channel.value, key.user_id)
-            if current is None or current == MENU_STATE or member is None:
-                return []
-            ctx = StepContext(session, self._settings, key, member, now, data)
-            try:
-                async with session.begin_nested():
-                    prompts = await self._states[current][1].prompt(ctx)
-                out = [Outgoing(messages.RESUMING), *prompts]
-            except InputRejected as rejection:
-                # The step cannot go on (the issue closed meanwhile): say why, offer the menu.
-                prompts = out = [Outgoing(rejection.user_message, menu_for(member))]
-                current, ctx.data = MENU_STATE, {}
-            ctx.data[CHOICES_KEY] = [[c.value, c.label] for m in prompts for c in m.choices]
-            state = conversations.state_row(
-                *state_key,
-                conversation=self._states[current][0].name,
-                state=current,
-                data=ctx.data,
-                now=now,
+            savepoint = await session.begin_nested()
+            turn = await self._runtime.resume(session, key, member, row, now)
+            await (savepoint.commit() if turn.keep_changes else savepoint.rollback())
+            if turn.state is not None:
+                await conversations.save_states(session, [turn.state])
+            await outbox.enqueue_many(
+                session, [outbox_row(e, now, Lane.REPLY) for e in turn.envelopes]
             )
-            await conversations.save_states(session, [state])
-            envelopes = [Envelope(key, message) for message in out]
-            await outbox.enqueue_many(session, [outbox_row(e, now, Lane.REPLY) for e in envelopes])
-        logger.info("conversation resumed", extra={"state": current})
-        return envelopes
+        return turn.envelopes
 
     async def _commit_pending(self) -> None:
         """Commit what is pending, batch after batch, until nothing is; then stop."""
@@ -199,10 +164,7 @@ class Engine:
     async def _commit(self, batch: list[_Pending]) -> None:
         """Commit one batch and answer its callers; on failure, each update on its own."""
         try:
-            try:
-                results = await self._run_batch(batch, careful=False)
-            except _StepFailed:
-                results = await self._run_batch(batch, careful=True)
+            results = await self._run_batch(batch)
         except Exception as error:
             if len(batch) > 1:
                 # Something in the batch broke the transaction itself (not a step: those
@@ -222,24 +184,20 @@ class Engine:
             if not pending.done.done():
                 pending.done.set_result(envelopes)
 
-    async def _run_batch(self, batch: Sequence[_Pending], careful: bool) -> list[list[Envelope]]:
-        """Handle the batch in one transaction; return each update's queued messages.
-
-        Not `careful`: a step that raises aborts the batch with `_StepFailed`. `careful`: each
-        step runs in a savepoint, and a failed one is answered instead.
-        """
+    async def _run_batch(self, batch: Sequence[_Pending]) -> list[list[Envelope]]:
+        """Handle the batch in one transaction; return each update's queued messages."""
         now = self._clock()
         updates = [pending.update for pending in batch]
         async with self._sessions() as session, session.begin():
             await session.connection(execution_options=_WRITE_TRANSACTION)
             async with statements_inline(session):
-                outcomes = await self._run_steps(session, updates, careful, now)
-        return [outcome.envelopes for outcome in outcomes]
+                turns = await self._run_turns(session, updates, now)
+        return [turn.envelopes for turn in turns]
 
-    async def _run_steps(
-        self, session: AsyncSession, updates: Sequence[Incoming], careful: bool, now: datetime
-    ) -> list[_Outcome]:
-        """Record the updates in the ledger, run their steps, write what they leave.
+    async def _run_turns(
+        self, session: AsyncSession, updates: Sequence[Incoming], now: datetime
+    ) -> list[Turn]:
+        """Record the updates in the ledger, run their turns, write what they leave.
 
         A stranger's message (from someone no member is, and not an attempt at an invite
         code) costs no ledger row and no state: it is counted in its chat's guard and answered
@@ -247,25 +205,19 @@ class Engine:
         twice. Attempts at a code are recorded in the ledger like members' updates, unless
         the chat is locked out (then they are only counted too).
         """
+        runtime = self._runtime
         members_of = await members.get_members(
             session, ((u.key.channel.value, u.key.user_id) for u in updates)
         )
-        strangers = {
-            id(u) for u in updates if (u.key.channel.value, u.key.user_id) not in members_of
-        }
-        coded = {id(u) for u in updates if code_of(u) is not None}
-        guards_of = await guards.load_guards(
-            session, (_guard_key(u) for u in updates if id(u) in strangers | coded)
-        )
-        for update in updates:
-            if id(update) in strangers | coded and _guard_key(update) not in guards_of:
-                key = _guard_key(update)
-                guards_of[key] = GuardRecord.new(*key, now)
+        is_member = {id(u): (u.key.channel.value, u.key.user_id) in members_of for u in updates}
+        guarded = [u for u in updates if runtime.needs_guard(u, is_member[id(u)])]
+        guards_of = await guards.load_guards(session, (_guard_key(u) for u in guarded))
+        for update in guarded:
+            guards_of.setdefault(_guard_key(update), GuardRecord.new(*_guard_key(update), now))
         counted_only = {
             id(u)
-            for u in updates
-            if id(u) in strangers
-            and (id(u) not in coded or is_locked(guards_of[_guard_key(u)], now))
+            for u in guarded
+            if runtime.counted_only(u, is_member[id(u)], guards_of[_guard_key(u)], now)
         }
         fresh = await conversations.mark_processed_many(
             session,
@@ -279,8 +231,8 @@ class Engine:
         windows_of = await windows.get_windows(
             session, (m.window_id for m in members_of.values() if m.window_id is not None)
         )
-        lookups = _BatchLookups(windows_of)
-        outcomes: list[_Outcome] = []
+        lookups = runtime.lookups(windows_of)
+        turns: list[Turn] = []
         touched: dict[tuple[str, str], GuardRecord] = {}
         for update in updates:
             # Statements may run on the loop's thread (storage.database.statements_inline):
@@ -290,218 +242,66 @@ class Engine:
             if id(update) in counted_only:
                 assert guard is not None
                 touched[_guard_key(update)] = guard
-                interval = self._settings.stranger_reply_interval
-                answer = answer_stranger(guard, now, interval)
-                outcomes.append(_Outcome([Envelope(update.key, message) for message in answer]))
+                turns.append(runtime.answer_stranger(update, guard, now))
                 continue
             ledger_key = (update.key.channel.value, update.update_id)
             if ledger_key not in fresh:
                 logger.info("duplicate update dropped", extra={"update_id": update.update_id})
-                outcomes.append(_Outcome())
+                turns.append(Turn())
                 continue
             fresh.discard(ledger_key)  # the same update twice in one batch: once only
             before = replace(guard) if guard is not None else None
             member = members_of.get((update.key.channel.value, update.key.user_id))
-            row = states_of.get(_state_key(update))
             memo = lookups.memo_for(member)
-            if careful:
-                outcomes.append(
-                    await self._careful_step(session, update, member, row, now, memo, guard)
-                )
-            else:
-                try:
-                    outcomes.append(
-                        await self._step(session, update, member, row, now, memo, guard)
-                    )
-                except Exception as error:
-                    raise _StepFailed from error
-            lookups.keep(member, memo)
+            turn = await self._isolated(session, update, member, states_of, now, memo, guard)
+            turns.append(turn)
+            lookups.keep(member, memo, turn.keep_changes)
             if guard is not None and guard != before:  # a code was tried: keep its count
                 touched[_guard_key(update)] = guard
         await guards.save_guards(session, touched.values())
-        await self._write(session, updates, outcomes, now)
-        return outcomes
+        await self._write(session, updates, turns, now)
+        return turns
 
-    async def _careful_step(
+    async def _isolated(
         self,
         session: AsyncSession,
         update: Incoming,
         member: Member | None,
-        row: StoredState | None,
+        states_of: dict[tuple[str, str, str], conversations.StoredState],
         now: datetime,
         memo: dict[str, Any],
         guard: GuardRecord | None,
-    ) -> _Outcome:
-        """Run one step in a savepoint; a failed step is rolled back and answered."""
+    ) -> Turn:
+        """Run one turn in its own savepoint: kept, or rolled back alone (and answered)."""
+        savepoint = await session.begin_nested()
         try:
-            async with session.begin_nested():
-                return await self._step(session, update, member, row, now, memo, guard)
-        except InputRejected as rejection:
-            # Offer the buttons again so the person can simply pick one.
-            offered = row.data.get(CHOICES_KEY, []) if row is not None else []
-            choices = tuple(Choice(value, label) for value, label in offered)
-            return _Outcome([Envelope(update.key, Outgoing(rejection.user_message, choices))])
+            turn = await self._runtime.turn(
+                session, update, member, states_of.get(_state_key(update)), now, memo, guard
+            )
         except Exception:
+            await savepoint.rollback()
             logger.exception("update failed", extra={"update_id": update.update_id})
-            return _Outcome([Envelope(update.key, Outgoing(messages.INTERNAL_ERROR))])
+            return self._runtime.failed(update)
+        await (savepoint.commit() if turn.keep_changes else savepoint.rollback())
+        return turn
 
     @staticmethod
     async def _write(
-        session: AsyncSession,
-        updates: Sequence[Incoming],
-        outcomes: Sequence[_Outcome],
-        now: datetime,
+        session: AsyncSession, updates: Sequence[Incoming], turns: Sequence[Turn], now: datetime
     ) -> None:
-        """Write the batch's states and outbox rows, a statement each."""
-        await conversations.save_states(session, [o.state for o in outcomes if o.state])
-        for update, outcome in zip(updates, outcomes, strict=True):
-            if outcome.clear_state:
-                await conversations.delete_state(session, *_state_key(update))
+        """Write the batch's states, deleted states and outbox rows, a statement each."""
+        await conversations.save_states(session, [t.state for t in turns if t.state])
+        await conversations.delete_states(
+            session, [_state_key(u) for u, t in zip(updates, turns, strict=True) if t.clear_state]
+        )
         # The answer to a person's own update is a reply; what the step sends to others
         # (a notice to the editors) is bulk.
         rows = [
             outbox_row(envelope, now, Lane.REPLY if envelope.to == update.key else Lane.BULK)
-            for update, o in zip(updates, outcomes, strict=True)
-            for envelope in o.envelopes
+            for update, t in zip(updates, turns, strict=True)
+            for envelope in t.envelopes
         ]
         await outbox.enqueue_many(session, rows)
-
-    async def _step(
-        self,
-        session: AsyncSession,
-        update: Incoming,
-        member: Member | None,
-        row: StoredState | None,
-        now: datetime,
-        memo: dict[str, Any],
-        guard: GuardRecord | None,
-    ) -> _Outcome:
-        """Run the step `update` answers; return the state and messages to write."""
-        key = update.key
-        current, data, notices = self._current(row, now)
-        ctx = StepContext(session, self._settings, key, member, now, data, memo=memo)
-        text = (update.text or "").strip()
-
-        if member is None:
-            reply = await try_bind(ctx, update, guard) or unbound_reply()
-        elif update.choice is None and text in messages.CANCEL_WORDS:
-            reply = Reply([Outgoing(messages.CANCELLED)], MENU_STATE)
-        elif (
-            update.choice is None
-            and text in messages.HELP_WORDS
-            and current not in (None, MENU_STATE)  # the menu answers help by role
-        ):
-            reply = Reply([Outgoing(self._states[current][1].help)], current)
-        elif current is None or current == MENU_STATE:
-            bound = await try_bind(ctx, update, guard)
-            reply = bound or await self._states[MENU_STATE][1].handle(ctx, update)
-        else:
-            state = self._states[current][1]
-            answer = self._with_choice(update, data)
-            if answer.choice is None and text in messages.BACK_WORDS:
-                reply = await state.back(ctx) if state.back else Reply([], MENU_STATE)
-            else:
-                reply = await state.handle(ctx, answer)
-
-        out = notices + reply.messages
-        next_state = reply.next_state
-        to_save: str | None = current
-        if next_state == END:
-            to_save = None
-            if ctx.member is not None and out and not out[-1].choices:
-                # A finished conversation leaves the menu at hand: its buttons go on the last
-                # message, and a typed number answers them.
-                menu = menu_for(ctx.member)
-                out[-1] = Outgoing(out[-1].text, menu, out[-1].document)
-                ctx.data = {CHOICES_KEY: [[c.value, c.label] for c in menu]}
-                to_save = MENU_STATE
-        elif next_state is not None:
-            prompts = await self._states[next_state][1].prompt(ctx)
-            out += prompts
-            offered = [c for message in prompts for c in message.choices]
-            ctx.data[CHOICES_KEY] = [[c.value, c.label] for c in offered]
-            to_save = next_state
-        outcome = _Outcome([Envelope(key, message) for message in out] + ctx.others)
-        if to_save is None:
-            outcome.clear_state = row is not None
-        else:
-            outcome.state = conversations.state_row(
-                *_state_key(update),
-                conversation=self._states[to_save][0].name,
-                state=to_save,
-                data=ctx.data,
-                now=now,
-            )
-        logger.info(
-            "update handled",
-            extra={"update_id": update.update_id, "from": current, "to": next_state},
-        )
-        return outcome
-
-    def _current(
-        self, row: StoredState | None, now: datetime
-    ) -> tuple[str | None, dict[str, Any], list[Outgoing]]:
-        """The state to continue from, its data, and any notice (a timed-out conversation)."""
-        if row is None:
-            return None, {}, []
-        entry = self._states.get(row.state)
-        if entry is None:
-            logger.warning("unknown stored state dropped", extra={"state": row.state})
-            return None, {}, []
-        conversation, _ = entry
-        if row.state != MENU_STATE and now - row.updated_at > conversation.timeout:
-            return None, {}, [Outgoing(messages.TIMED_OUT)]
-        return row.state, dict(row.data), []
-
-    @staticmethod
-    def _with_choice(update: Incoming, data: dict[str, Any]) -> Incoming:
-        """Map a typed reply ("2" or a label) to the value of the choice last offered.
-
-        A back word (上一步) picks the step's own 返回 choice when it offers one.
-        """
-        if update.choice is not None or not update.text:
-            return update
-        offered = [Choice(value, label) for value, label in data.get(CHOICES_KEY, [])]
-        typed = update.text
-        if typed.strip() in messages.BACK_WORDS:
-            typed = messages.LABEL_BACK
-        value = resolve_choice(typed, offered)
-        if value is None:
-            return update
-        return Incoming(
-            update.key,
-            update.update_id,
-            update.received_at,
-            update.text,
-            value,
-            update.display_name,
-        )
-
-
-class _BatchLookups:
-    """Rows a batch looks up once and hands to the steps of window staff, through their memo.
-
-    The current issue found by one staff step serves the next: staff steps never change an
-    issue. A step of anyone else (an editor may open, close or extend one) forgets it.
-    """
-
-    def __init__(self, windows_of: dict[int, Window]) -> None:
-        self._windows_of = windows_of
-        self._shared: dict[str, Any] = {}
-
-    def memo_for(self, member: Member | None) -> dict[str, Any]:
-        if member is None or member.role != Role.STAFF:
-            return {}
-        memo = dict(self._shared)
-        if member.window_id is not None:
-            memo[MEMO_WINDOW] = self._windows_of.get(member.window_id)
-        return memo
-
-    def keep(self, member: Member | None, memo: dict[str, Any]) -> None:
-        if member is None or member.role != Role.STAFF:
-            self._shared.clear()
-        elif MEMO_ISSUE in memo:
-            self._shared[MEMO_ISSUE] = memo[MEMO_ISSUE]
 
 
 def _guard_key(update: Incoming) -> tuple[str, str]:

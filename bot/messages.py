@@ -83,7 +83,7 @@ INVITE_KEY_UNUSABLE: Final = (
 NO_ISSUE: Final = "还没有开启过任何一期周报。请先运行 zhoubao issue open。"
 DRAFT_WRITTEN: Final = "草稿已生成：\n  Word：{docx}\n  Markdown：{markdown}"
 DRAFT_PDF: Final = "  PDF：{pdf}"
-# Why `zhoubao draft` wrote no PDF, by handlers.bulletin.NoPdf value.
+# Why `zhoubao draft` wrote no PDF, by handlers.services.issue_draft.NoPdf value.
 DRAFT_NO_PDF: Final = {
     "no_office": (
         "  PDF：未生成——本机没有安装 LibreOffice。安装后再运行 zhoubao draft 即可生成 PDF 版"

@@ -19,6 +19,7 @@ from typing import Any, Final
 
 from aiohttp import web
 
+from bot.channels.base import status_of
 from bot.metrics import CONTENT_TYPE
 from bot.runner import Service
 from storage.repositories import observe
@@ -82,10 +83,7 @@ async def readiness(service: Service, leader_only: bool = False) -> dict[str, An
         if role != "leader":
             channels[kind.value] = "standby"  # only the lease holder talks to the networks
             continue
-        if kind not in service.connected:
-            state = "starting"
-        else:
-            state = str(getattr(channel, "status", "running"))
+        state = "starting" if kind not in service.connected else status_of(channel)
         channels[kind.value] = state
         if state not in CONNECTED_STATES:
             reasons.append(f"channel {kind.value}: {state}")

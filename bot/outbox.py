@@ -42,9 +42,9 @@ from bot.channels.base import Channel, PartedChannel
 from bot.errors import ChannelError
 from bot.metrics import Metrics
 from bot.ratelimit import UNLIMITED, Limits, RateLimiter
-from handlers.delivery import from_row
+from handlers.services.delivery import from_row
+from handlers.services.undeliverable import report_undeliverable
 from handlers.types import ChannelKind
-from handlers.undeliverable import report_undeliverable
 from storage.models import OutboxMessage
 from storage.repositories import leases, outbox
 

@@ -21,12 +21,12 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
 from bot.app import App
-from bot.channels.base import Channel
+from bot.channels.base import Channel, last_error_of, status_of
 from bot.channels.pump import pump_updates
 from bot.outage import database_outage
 from bot.outbox import Dispatcher, Fence
 from bot.ratelimit import Limits
-from handlers.binding import codes_of_other_keys
+from handlers.framework.binding import codes_of_other_keys
 from handlers.types import ChannelKind, Incoming
 from scheduler.jobs import run_due_jobs
 from scheduler.maintenance import prune_old_rows
@@ -244,8 +244,8 @@ class Service:
             try:
                 async with self.app.sessions() as session, session.begin():
                     for channel in channels:
-                        status = "stopped" if done else getattr(channel, "status", "running")
-                        detail = None if done else getattr(channel, "last_error", None)
+                        status = "stopped" if done else status_of(channel)
+                        detail = None if done else last_error_of(channel)
                         await cursors.set_state(
                             session, channel.kind.value, str(status), detail, self.app.clock()
                         )

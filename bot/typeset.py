@@ -25,7 +25,7 @@ import tempfile
 from pathlib import Path
 from typing import Final
 
-from handlers.bulletin import NoPdf, Typeset
+from handlers.services.issue_draft import NoPdf, Typeset
 from report.bulletin import Draft
 from report.render_docx import render_docx
 

@@ -8,6 +8,7 @@ from aiohttp import web
 from bot.app import App
 from bot.channels import webhook
 from bot.channels.base import Channel
+from bot.channels.cursor_store import DatabaseCursors
 from bot.observe import observe_routes
 from bot.ratelimit import TELEGRAM_LIMITS, Limits
 from bot.runner import Service
@@ -25,7 +26,7 @@ def build_channels(app: App) -> dict[ChannelKind, Channel]:
         from bot.channels.telegram import TelegramChannel
 
         channels[ChannelKind.TELEGRAM] = TelegramChannel.from_config(
-            config.telegram, sessions=app.sessions, clock=app.clock
+            config.telegram, clock=app.clock, cursors=DatabaseCursors(app.sessions, app.clock)
         )
     if config.wechat.enabled:
         # Imported only when enabled: the WeChat client is an optional extra (zhoubao[wechat]).

@@ -1,1 +1,1 @@
-"""Conversations and commands, written once against channel-agnostic types."""
+"""The conversations, their runtime and the services the scheduler calls."""

@@ -76,6 +76,7 @@ LABEL_STATISTICS: Final = "录入统计数据"
 LABEL_INSPECTION: Final = "录入大厅巡查"
 LABEL_EXTEND: Final = "延长截止时间"
 LABEL_WINDOWS: Final = "窗口管理"
+LABEL_RETURN: Final = "退回动态"
 CANCEL_WORDS: Final = frozenset({"取消", "/cancel", "退出"})
 # Back one step: the step's own 返回 choice if it offers one, else the step before it.
 BACK_WORDS: Final = frozenset({"返回", "上一步", "/back"})
@@ -111,7 +112,8 @@ EDITOR_HELP: Final = (
     f"5. {LABEL_ORDER}：按栏目调整动态在周报中的先后；\n"
     f"6. {LABEL_EXTEND}：推迟本期截止时间，已截止的一期会重新开放；\n"
     f"7. {LABEL_WINDOWS}：为某个窗口重新开放报送、设为本周免报或取消免报；\n"
-    f"8. {LABEL_COMPILE}：选定印发日期，按已收到的内容生成周报草稿（Word 文件和 PDF 版）。\n"
+    f"8. {LABEL_COMPILE}：选定印发日期，按已收到的内容生成周报草稿（Word 文件和 PDF 版）；\n"
+    f"9. {LABEL_RETURN}：把一条动态连同修改意见退回窗口，窗口修改后替换原文并通知你。\n"
     + HELP_SUFFIX
 )
 INSPECTOR_HELP: Final = (
@@ -436,3 +438,38 @@ def window_reopened(window_name: str) -> str:
 
 def window_exempt(window_name: str, exempt: bool) -> str:
     return f"{window_name}本周免报，不再催报。" if exempt else f"已取消{window_name}的免报。"
+
+
+# --- returning an item to its window ---
+NOTHING_TO_RETURN: Final = "本期还没有可退回的动态。"
+RETURN_PICK_HELP: Final = "回复序号选择要退回的一条动态，接着发送修改意见。" + HELP_SUFFIX
+RETURN_COMMENT_HELP: Final = (
+    "直接发送修改意见，窗口会连同这条动态一起收到，并可一键修改。" + HELP_SUFFIX
+)
+LABEL_REVISE: Final = "按意见修改"
+REVISE_HELP: Final = "直接发送修改后的完整内容，会替换原来的这条动态。" + HELP_SUFFIX
+REVISED: Final = "已修改，编辑会收到通知。"
+
+
+def return_list(lines: list[str]) -> str:
+    return "本期已交动态：\n" + "\n".join(lines) + "\n请选择要退回窗口修改的一条："
+
+
+def return_ask_comment(window_name: str, text: str) -> str:
+    return f"退回{window_name}的这条动态：\n{text}\n请发送修改意见："
+
+
+def item_returned(window_name: str) -> str:
+    return f"已把这条动态退回{window_name}，窗口修改后会通知你。"
+
+
+def returned_to_window(text: str, comment: str) -> str:
+    return f"编辑退回了本窗口的这条动态，请按意见修改：\n{text}\n修改意见：{comment}"
+
+
+def revise_ask(text: str) -> str:
+    return f"原内容：\n{text}\n请发送修改后的完整内容，将替换原来的这条动态："
+
+
+def item_revised(window_name: str, text: str) -> str:
+    return f"{window_name}已按意见修改了退回的动态：\n{text}"

@@ -1,46 +1,54 @@
-"""Every conversation, and the menu actions that start them."""
+"""Every conversation, in the order of their entries on the menus. Adding a flow: one line."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Final
 
-from handlers import editor, hall, intake, items, menu, statistics
-from handlers.conversation import Conversation, State
-from handlers.inspection import INSPECTION, start_inspection
+from handlers import messages
+from handlers.conversations.compile_draft import COMPILE
+from handlers.conversations.deadline import DEADLINE
+from handlers.conversations.inspection import INSPECTION
+from handlers.conversations.intake import INTAKE
+from handlers.conversations.items import ITEMS
+from handlers.conversations.order import ORDER
+from handlers.conversations.remind import REMIND
+from handlers.conversations.return_item import RETURN_FLOW
+from handlers.conversations.statistics import STATISTICS
+from handlers.conversations.status import STATUS
+from handlers.conversations.window_control import WINDOW_CONTROL
+from handlers.framework.conversation import Conversation
+from handlers.framework.registry import Registered, Registry
+from storage.models import Role
 
 CONVERSATIONS: Final[tuple[Conversation, ...]] = (
-    menu.MENU,
-    intake.INTAKE,
-    items.ITEMS,
-    statistics.STATISTICS,
+    INTAKE,
+    ITEMS,
+    STATUS,
+    REMIND,
+    STATISTICS,
     INSPECTION,
-    editor.ORDER,
-    editor.COMPILE,
-    hall.HALL,
+    ORDER,
+    DEADLINE,
+    WINDOW_CONTROL,
+    COMPILE,
+    *RETURN_FLOW,
 )
 
-menu.ACTIONS.update(
-    {
-        "submit": intake.start_intake,
-        "no_news": intake.record_no_news,
-        "my_items": items.start_items,
-        "status": editor.show_status,
-        "remind": editor.remind_now,
-        "compile": editor.compile_now,
-        "order": editor.start_order,
-        "statistics": statistics.start_statistics,
-        "inspection": start_inspection,
-        "extend": hall.start_extend,
-        "windows": hall.start_windows,
-    }
+REGISTRY: Final = Registry(
+    CONVERSATIONS,
+    role_help={
+        Role.STAFF: messages.STAFF_HELP,
+        Role.EDITOR: messages.EDITOR_HELP,
+        Role.ADMIN: messages.EDITOR_HELP,
+        Role.INSPECTOR: messages.INSPECTOR_HELP,
+    },
 )
+MENUS: Final = REGISTRY.menus
+STAFF_MENU: Final = REGISTRY.menus[Role.STAFF]
+KEYWORDS: Final = REGISTRY.keywords
+HELPS: Final = {role: REGISTRY.role_help(role) for role in Role}
 
 
-def all_states() -> Mapping[str, tuple[Conversation, State]]:
-    """State name → (its conversation, the state)."""
-    return {
-        name: (conversation, state)
-        for conversation in CONVERSATIONS
-        for name, state in conversation.states.items()
-    }
+def all_states() -> dict[str, Registered]:
+    """State name → its conversation and declaration."""
+    return dict(REGISTRY.states())

@@ -10,9 +10,10 @@ from datetime import date, datetime
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from handlers import messages
-from handlers.bulletin import Typesetter, docx_only
-from handlers.drafts import draft_or_refusal, notify_editors, queue_draft
-from handlers.prompts import PromptKind, prompt_windows
+from handlers.registry import STAFF_MENU
+from handlers.services.draft_delivery import draft_or_refusal, notify_editors, queue_draft
+from handlers.services.issue_draft import Typesetter, docx_only
+from handlers.services.prompts import PromptKind, prompt_windows
 from handlers.types import Outgoing
 from report.bulletin import BulletinTemplate
 from report.dates import format_period
@@ -114,7 +115,7 @@ async def open_issue(
     if prompt_at is not None and now < prompt_at:
         return OpenedIssue(issue, True, 0, derived, prompt_at)
     await _once(session, _prompt_job(issue), now)
-    prompted = await prompt_windows(session, issue, PromptKind.OPEN, now)
+    prompted = await prompt_windows(session, issue, PromptKind.OPEN, now, menu=STAFF_MENU)
     return OpenedIssue(issue, True, prompted, derived)
 
 
@@ -294,7 +295,7 @@ async def _prompt(
     issue = await _open_issue_of(session, plan)
     if issue is None or now < plan.open_at or not await _once(session, _prompt_job(issue), now):
         return []
-    prompted = await prompt_windows(session, issue, PromptKind.OPEN, now)
+    prompted = await prompt_windows(session, issue, PromptKind.OPEN, now, menu=STAFF_MENU)
     return [f"prompt {issue.period_start} {prompted}"]
 
 
@@ -336,7 +337,9 @@ async def _remind(
     latest = due[-1].isoformat()
     if not await _once(session, f"remind:{issue.id}:{latest}", now):
         return []
-    reached = await prompt_windows(session, issue, PromptKind.REMIND, now, label=latest)
+    reached = await prompt_windows(
+        session, issue, PromptKind.REMIND, now, label=latest, menu=STAFF_MENU
+    )
     return [f"remind {latest} {reached}"]
 
 

@@ -18,7 +18,7 @@ import pytest
 from bot.app import App, open_app
 from bot.config import Config, load_config, write_default_config
 from bot.outbox import Dispatcher
-from handlers.binding import create_invite
+from handlers.framework.binding import create_invite
 from handlers.types import ChannelKind, ChatKey, Incoming, Outgoing
 from scheduler.clock import FrozenClock
 from storage.models import Role

@@ -22,6 +22,7 @@ class Channel(Protocol):
     def updates(self) -> AsyncIterator[Incoming]: ...
 
 
+@runtime_checkable
 class BatchingChannel(Channel, Protocol):
     """A channel that can hand over the updates at hand together.
 
@@ -32,6 +33,26 @@ class BatchingChannel(Channel, Protocol):
     """
 
     def update_batches(self) -> AsyncIterator[Sequence[Incoming]]: ...
+
+
+@runtime_checkable
+class ReportingChannel(Protocol):
+    """A channel that reports its connection (WeChat's login): shown by `zhoubao status`
+    and `/readyz`. A channel without it is "running" while it runs."""
+
+    @property
+    def status(self) -> str: ...
+
+    @property
+    def last_error(self) -> str | None: ...
+
+
+def status_of(channel: Channel) -> str:
+    return channel.status if isinstance(channel, ReportingChannel) else "running"
+
+
+def last_error_of(channel: Channel) -> str | None:
+    return channel.last_error if isinstance(channel, ReportingChannel) else None
 
 
 @runtime_checkable

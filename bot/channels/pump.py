@@ -7,7 +7,7 @@ import contextlib
 import logging
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Sequence
 
-from bot.channels.base import Channel
+from bot.channels.base import BatchingChannel, Channel
 from bot.outage import database_outage
 from handlers.types import ChatKey, Incoming
 
@@ -77,8 +77,9 @@ async def pump_updates(
 
 def _batches(channel: Channel) -> AsyncIterator[Sequence[Incoming]]:
     """The channel's updates in the batches it offers, else one by one."""
-    batched = getattr(channel, "update_batches", None)  # see BatchingChannel
-    return batched() if batched is not None else _singly(channel.updates())
+    if isinstance(channel, BatchingChannel):
+        return channel.update_batches()
+    return _singly(channel.updates())
 
 
 async def _singly(updates: AsyncIterator[Incoming]) -> AsyncGenerator[Sequence[Incoming], None]:

@@ -44,12 +44,12 @@ from telegram.request import HTTPXRequest
 
 from bot.channels import telegram_messages as wording
 from bot.channels import webhook
+from bot.channels.cursor_store import CursorStore, DatabaseCursors
 from bot.channels.pump import pump_updates
 from bot.config import TelegramChannelConfig
 from bot.errors import ChannelError, ConfigError
 from bot.outage import database_outage
 from handlers.types import ChannelKind, ChatKey, Choice, Incoming, Outgoing
-from storage.repositories import cursors
 
 logger = logging.getLogger(__name__)
 
@@ -209,8 +209,9 @@ class TelegramChannel:
         self,
         token: str,
         *,
-        sessions: async_sessionmaker[AsyncSession],
+        sessions: async_sessionmaker[AsyncSession] | None = None,
         clock: Callable[[], datetime],
+        cursors: CursorStore | None = None,
         mode: Mode = "polling",
         base_url: str = DEFAULT_BASE_URL,
         base_file_url: str = DEFAULT_BASE_FILE_URL,
@@ -226,7 +227,10 @@ class TelegramChannel:
         if mode == "webhook" and not webhook_secret:
             raise ValueError("webhook mode needs a webhook_secret")
         self._token = token
-        self._sessions = sessions
+        # Where the polling offset is kept; given by the runtime, or the database's by default.
+        if cursors is None and sessions is not None:
+            cursors = DatabaseCursors(sessions, clock)
+        self._cursors = cursors
         self._clock = clock
         self.mode: Mode = mode
         self._poll_timeout = poll_timeout
@@ -256,7 +260,7 @@ class TelegramChannel:
         cls,
         config: TelegramChannelConfig,
         *,
-        sessions: async_sessionmaker[AsyncSession],
+        sessions: async_sessionmaker[AsyncSession] | None = None,
         clock: Callable[[], datetime],
         environ: Mapping[str, str] | None = None,
         **options: Any,
@@ -331,8 +335,9 @@ class TelegramChannel:
         except TelegramError as error:
             raise channel_error(error, self._token) from None
         if self.mode == "polling":
-            async with self._sessions() as session:
-                stored = await cursors.get_cursor(session, self._cursor_name)
+            if self._cursors is None:
+                raise ValueError("polling needs a cursor store to keep its offset")
+            stored = await self._cursors.load(self._cursor_name)
             self._offset = int(stored) if stored is not None else None
         self._started = True
         logger.info("telegram channel started", extra={"mode": self.mode, "offset": self._offset})
@@ -471,8 +476,8 @@ class TelegramChannel:
 
     async def _save_offset(self, offset: int) -> None:
         try:
-            async with self._sessions() as session, session.begin():
-                await cursors.set_cursor(session, self._cursor_name, str(offset), self._clock())
+            assert self._cursors is not None  # start() checked it
+            await self._cursors.save(self._cursor_name, str(offset))
         except Exception as error:
             # Polling goes on with the offset in memory; a restart before the next save
             # only delivers a few batches again, which the ledger drops.

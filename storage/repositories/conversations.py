@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, delete, select
+from sqlalchemy import Table, bindparam, delete, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import ConversationState, ProcessedUpdate
@@ -148,6 +148,18 @@ async def save_states(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> 
     """Insert or replace conversation states (`state_row`s)."""
     if rows:
         await session.execute(built_for(session, "state_upsert", _build_state_upsert), rows)
+
+
+async def delete_states(session: AsyncSession, keys: Sequence[tuple[str, str, str]]) -> None:
+    """Delete the states of several (channel, chat_id, user_id) chats, in one statement."""
+    if keys:
+        await session.execute(
+            delete(ConversationState).where(
+                tuple_(
+                    ConversationState.channel, ConversationState.chat_id, ConversationState.user_id
+                ).in_(list(keys))
+            )
+        )
 
 
 async def delete_state(session: AsyncSession, channel: str, chat_id: str, user_id: str) -> None:

@@ -29,7 +29,7 @@ from bot.config import default_config_text, load_config, write_default_config
 from bot.errors import ConfigError
 from bot.typeset import find_office
 from handlers import messages as handler_messages
-from handlers.binding import create_invite
+from handlers.framework.binding import create_invite
 from report import messages as report_messages
 from storage.models import Role
 from tests.bot.cli_run import Run, zhoubao

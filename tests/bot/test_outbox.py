@@ -27,7 +27,7 @@ import bot.ratelimit
 from bot.errors import ChannelError
 from bot.outbox import Dispatcher, backoff
 from bot.ratelimit import Limits, RateLimiter
-from handlers.delivery import enqueue
+from handlers.services.delivery import enqueue
 from handlers.types import ChannelKind, ChatKey, Document, Envelope, Incoming, Outgoing
 from scheduler.clock import SHANGHAI, FrozenClock
 from storage.models import OutboxMessage, OutboxStatus

@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.app import App
 from bot.outbox import Dispatcher, in_flight_for
 from bot.ratelimit import TELEGRAM_LIMITS, Limits
-from handlers.delivery import outbox_row
+from handlers.services.delivery import outbox_row
 from handlers.types import ChatKey, Envelope, Outgoing
 from scheduler.clock import FrozenClock
 from storage.models import Lane, OutboxMessage, OutboxStatus, Role

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from bot.typeset import LibreOffice, Typesetter, find_office, fontconfig_file, page_count
-from handlers.bulletin import NoPdf
+from handlers.services.issue_draft import NoPdf
 from report.bulletin import Draft, ItemEntry
 from report.compile import compile_draft
 from report.render_docx import render_docx

@@ -239,6 +239,41 @@ async def a_pasted_text_with_a_line_break_is_one_item(story: Story) -> None:
     assert await stored_items(story.driver.app) == [("商务厅窗口", "business_environment", PASTED)]
 
 
+COMMENT = "请补充办件数量和时间。"
+REVISED_TEXT = "商务厅推广电子营业执照应用，9月13日至16日企业免交纸质营业执照办件326件。"
+
+
+async def editor_returns_an_item_with_a_comment(story: Story) -> None:
+    await story.bind("商务厅小王", Role.STAFF, "商务厅")
+    await story.bind("编辑老陈", Role.EDITOR)
+    await story.open_week()
+    await story.driver.inbox("商务厅小王")
+    await story.submit("商务厅小王", BUSINESS, FIRST)
+    await story.pick("商务厅小王", messages.LABEL_DONE)
+
+    listing = await story.pick("编辑老陈", messages.LABEL_RETURN)
+    assert listing[-1].labels == (messages.item_choice(1), messages.LABEL_BACK)
+    asked = await story.pick("编辑老陈", messages.item_choice(1))
+    assert texts(asked) == [messages.return_ask_comment("商务厅窗口", FIRST)]
+    returned = await story.say("编辑老陈", COMMENT)
+    assert texts(returned) == [messages.item_returned("商务厅窗口"), messages.MENU_PROMPT]
+
+    notice = await story.driver.inbox("商务厅小王")
+    assert texts(notice) == [messages.returned_to_window(FIRST, COMMENT)]
+    assert notice[0].labels == (messages.LABEL_REVISE,)
+    asked = await story.pick("商务厅小王", messages.LABEL_REVISE)
+    assert texts(asked) == [messages.revise_ask(FIRST)]
+    revised = await story.say("商务厅小王", REVISED_TEXT)
+    assert texts(revised) == [messages.REVISED]
+
+    assert texts(await story.driver.inbox("编辑老陈")) == [
+        messages.item_revised("商务厅窗口", REVISED_TEXT)
+    ]
+    assert await stored_items(story.driver.app) == [
+        ("商务厅窗口", "business_environment", REVISED_TEXT)
+    ]
+
+
 STORIES: dict[str, Callable[[Story], Awaitable[None]]] = {
     "stranger": stranger_is_told_how_to_get_a_code,
     "submit_edit_withdraw": staff_binds_submits_two_edits_one_withdraws_one,
@@ -248,4 +283,5 @@ STORIES: dict[str, Callable[[Story], Awaitable[None]]] = {
     "draft_document": editor_receives_the_draft_document,
     "exact_text": exact_text_arrives_unchanged,
     "pasted_text": a_pasted_text_with_a_line_break_is_one_item,
+    "return_with_comment": editor_returns_an_item_with_a_comment,
 }

@@ -51,7 +51,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from handlers import messages
-from handlers.intake import SUBSECTION_PREFIX
+from handlers.conversations.intake import SUBSECTION_PREFIX
 from report.normalise import normalise_item
 from scheduler.clock import SHANGHAI
 from tests.channels.telegram_server import TelegramServer
@@ -247,7 +247,7 @@ def write_config(workdir: Path, server: TelegramServer, database_url: str | None
 async def create_invites(config: Path, windows: list[str]) -> tuple[list[str], str]:
     """One staff invite per window and one editor's, made at the setup moment."""
     from bot.app import open_app_from
-    from handlers.binding import create_invite
+    from handlers.framework.binding import create_invite
     from storage.models import Role
     from storage.repositories.windows import find_window
 

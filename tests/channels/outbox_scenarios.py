@@ -19,7 +19,7 @@ from bot.channels.base import Channel, PartedChannel
 from bot.outbox import Dispatcher, Fence
 from bot.ratelimit import Limits
 from bot.runner import LEASE_NAME, LEASE_TTL
-from handlers.delivery import enqueue
+from handlers.services.delivery import enqueue
 from handlers.types import ChannelKind, ChatKey, Envelope, Incoming, Outgoing
 from scheduler.clock import FrozenClock
 from storage.models import OutboxMessage, OutboxStatus

@@ -22,7 +22,7 @@ from bot.channels.telegram import TelegramChannel
 from bot.errors import ChannelError
 from bot.outbox import Dispatcher, backoff
 from bot.ratelimit import TELEGRAM_LIMITS
-from handlers.delivery import enqueue, outbox_row
+from handlers.services.delivery import enqueue, outbox_row
 from handlers.types import ChannelKind, ChatKey, Document, Envelope, Outgoing
 from scheduler.clock import FrozenClock
 from storage.models import Lane, OutboxMessage, OutboxStatus

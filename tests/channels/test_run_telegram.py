@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 from handlers import messages
-from handlers.menu import STAFF_MENU
+from handlers.registry import STAFF_MENU
 from tests.channels.telegram_server import TelegramServer
 
 ZHOUBAO = [sys.executable, "-c", "from bot.cli import main; raise SystemExit(main())"]

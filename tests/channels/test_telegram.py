@@ -35,8 +35,8 @@ from bot.errors import ChannelError, ConfigError
 from bot.outbox import Dispatcher
 from bot.ratelimit import RateLimiter
 from handlers import messages
-from handlers.binding import normalise_code
-from handlers.menu import STAFF_MENU
+from handlers.framework.binding import normalise_code
+from handlers.registry import STAFF_MENU
 from handlers.types import ChannelKind, ChatKey, Choice, Document, Incoming, Outgoing
 from scheduler.clock import FrozenClock
 from scheduler.jobs import open_issue

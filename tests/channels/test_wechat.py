@@ -25,7 +25,7 @@ from bot.config import WechatChannelConfig
 from bot.errors import ChannelError, ConfigError
 from bot.outbox import Dispatcher
 from handlers import messages
-from handlers.delivery import enqueue
+from handlers.services.delivery import enqueue
 from handlers.types import ChannelKind, ChatKey, Choice, Document, Envelope, Incoming, Outgoing
 from scheduler.clock import FrozenClock
 from scheduler.jobs import open_issue

@@ -6,7 +6,7 @@ import pytest
 
 from bot.app import App
 from handlers import messages
-from handlers.menu import MENUS
+from handlers.registry import MENUS
 from storage.models import Role
 from tests.fakes import RecordingChannel, bound_person, texts
 from tests.handlers.support import (

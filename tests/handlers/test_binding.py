@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from bot.app import App
 from handlers import messages
-from handlers.binding import (
+from handlers.framework.binding import (
     ALPHABET,
     CODE_LENGTH,
     LOCKOUT,

@@ -6,7 +6,7 @@ import pytest
 
 from bot.app import App
 from handlers import messages
-from handlers.conversation import resolve_choice, typed_number
+from handlers.framework.choices import resolve_choice, typed_number
 from handlers.types import Choice
 from storage.models import Role
 from tests.fakes import RecordingChannel, bound_person, texts

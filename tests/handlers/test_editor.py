@@ -11,10 +11,9 @@ import pytest
 
 from bot.app import App
 from handlers import messages
-from handlers.bulletin import DOCX_MEDIA_TYPE, NoPdf, Typeset, compile_issue
-from handlers.common import period_of
-from handlers.drafts import draft_messages
-from handlers.editor import issue_line
+from handlers.services.draft_delivery import draft_messages, issue_line
+from handlers.services.issue_draft import DOCX_MEDIA_TYPE, NoPdf, Typeset, compile_issue
+from handlers.services.status_report import period_of
 from handlers.types import Choice
 from report import messages as report_messages
 from report.bulletin import Draft

@@ -8,8 +8,8 @@ import pytest
 
 from bot.app import App
 from handlers import messages
-from handlers.hall import extension_choices, when_label
-from handlers.prompts import PromptKind, prompt_windows
+from handlers.conversations.deadline import extension_choices, when_label
+from handlers.services.prompts import PromptKind, prompt_windows
 from scheduler.calendar import WorkCalendar
 from scheduler.clock import SHANGHAI, FrozenClock
 from scheduler.jobs import run_due_jobs

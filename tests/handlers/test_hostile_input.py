@@ -48,9 +48,8 @@ from sqlalchemy.engine import make_url
 
 from bot.app import App
 from handlers import messages
-from handlers.conversation import CHOICES_KEY, resolve_choice
-from handlers.menu import KEYWORDS
-from handlers.registry import all_states
+from handlers.framework.choices import CHOICES_KEY, resolve_choice
+from handlers.registry import KEYWORDS, all_states
 from handlers.types import Choice, Incoming
 from report.bulletin import BulletinTemplate
 from scheduler.clock import FrozenClock
@@ -106,8 +105,12 @@ REACHED_BY: Final[dict[str, tuple[Role, ...]]] = {
     "hall.window": EDITORS,
     "hall.action": EDITORS,
     "compile.date": EDITORS,
+    "return.pick": EDITORS,
+    "return.comment": EDITORS,
+    "return.revise": (Role.STAFF,),
 }
 NEW_TEXT: Final = "开展“帮办代办”服务，服务企业12家，群众满意。"
+BUTTON: Final = "button:"  # a route's line that taps a button rather than typing
 # What people type at the steps that ask for text (the order step has two items to order).
 TYPED_ANSWERS: Final[dict[str | None, tuple[str, ...]]] = {
     "menu.main": ("本周无动态", "状态", "提醒", "草稿", "统计", "巡查", "排序", "帮助"),
@@ -163,6 +166,9 @@ def _route(case: Case, template: BulletinTemplate) -> tuple[str, ...]:
         "hall.window": (messages.LABEL_WINDOWS,),
         "hall.action": (messages.LABEL_WINDOWS, "1"),
         "compile.date": (messages.LABEL_COMPILE,),
+        "return.pick": (messages.LABEL_RETURN,),
+        "return.comment": (messages.LABEL_RETURN, "1"),
+        "return.revise": (f"{BUTTON}revise:1",),  # the window's first item, returned
     }
     return routes[case.state]
 
@@ -385,7 +391,10 @@ async def _drive(world: World, case: Case) -> Saved | None:
         return None
     person = world.people[case.driver]
     for line in _route(case, world.app.settings.template):
-        await world.app.engine.handle(person.incoming(line))
+        if line.startswith(BUTTON):  # a button of a message someone else's step sent
+            await world.app.engine.handle(person.incoming(choice=line.removeprefix(BUTTON)))
+        else:
+            await world.app.engine.handle(person.incoming(line))
     row = await stored_state(world.app, person)
     assert row is not None and row.state == case.state, (case.name, row and row.state)
     if case.closed:
@@ -453,8 +462,8 @@ def _legitimate(case: Case, saved: Saved | None, update: Incoming) -> bool:
     if update.choice is not None:
         return update.choice in values
     text = (update.text or "").strip()
-    if case.state in ("order.list", "compile.date"):
-        return True  # free text: a new order, a typed date
+    if case.state in ("order.list", "compile.date", "return.comment", "return.revise"):
+        return True  # free text: a new order, a typed date, a comment, a revised item
     typed = messages.LABEL_BACK if text in messages.BACK_WORDS else text
     if resolve_choice(typed, offered) is not None:
         return True

@@ -6,7 +6,7 @@ import pytest
 
 from bot.app import App
 from handlers import messages
-from handlers.menu import STAFF_MENU
+from handlers.registry import STAFF_MENU
 from storage.models import IssueStatus, ItemStatus, Role
 from storage.repositories import issues
 from tests.fakes import Person, RecordingChannel, bound_person, texts

@@ -9,7 +9,7 @@ import pytest
 
 import bot.messages
 from handlers import messages
-from handlers.menu import HELPS, MENUS
+from handlers.registry import HELPS, MENUS
 from storage.models import Role
 
 

@@ -13,7 +13,7 @@ import pytest
 
 from bot.app import App
 from handlers import messages
-from handlers.drafts import issue_line
+from handlers.services.draft_delivery import issue_line
 from report import messages as report_messages
 from report.dates import format_period
 from scheduler.clock import SHANGHAI, FrozenClock

@@ -1,24 +1,51 @@
-"""Window staff submit their week's news items: subsection, text, preview, confirm."""
+"""Window staff submit their week's news items: subsection, text, preview, confirm.
+
+The text and preview steps also serve an edit of an item from 查看/修改已交动态 (items.py),
+which comes back to its list.
+"""
 
 from __future__ import annotations
 
-from handlers import messages
-from handlers.common import (
+from enum import StrEnum
+
+
+class IntakeState(StrEnum):
+    # Defined before the imports: items.py imports it, and this module imports items.py's.
+    SUBSECTION = "intake.subsection"
+    TEXT = "intake.text"
+    PREVIEW = "intake.preview"
+    MORE = "intake.more"
+
+
+from handlers import messages  # noqa: E402
+from handlers.conversations.common import (  # noqa: E402
+    STAFF_ROLES,
     ask,
     clean_text,
+    member_id,
     member_window,
     open_issue,
+    own_item,
     require_text,
     submission_issue,
 )
-from handlers.conversation import END, Conversation, Reply, State, StepContext, choice_or_text
-from handlers.delivery import member_key
-from handlers.drafts import editors
-from handlers.errors import InputRejected
-from handlers.types import Envelope, Incoming, Outgoing
-from report.normalise import item_content, normalise_item
-from storage.models import ItemStatus
-from storage.repositories import submissions
+from handlers.conversations.items import ItemsState  # noqa: E402
+from handlers.errors import InputRejected  # noqa: E402
+from handlers.framework.choices import choice_or_text  # noqa: E402
+from handlers.framework.conversation import (  # noqa: E402
+    END,
+    Conversation,
+    Entry,
+    Reply,
+    State,
+    StepContext,
+    back_to,
+)
+from handlers.services.delivery import member_key  # noqa: E402
+from handlers.services.draft_delivery import editors  # noqa: E402
+from handlers.types import Envelope, Incoming, Outgoing  # noqa: E402
+from report.normalise import item_content, normalise_item  # noqa: E402
+from storage.repositories import submissions  # noqa: E402
 
 SUBSECTION_PREFIX = "sub:"
 _ITEM_COUNT = "intake.item_count"  # a step's memo: the window's items, counted just now
@@ -33,8 +60,8 @@ async def start_intake(ctx: StepContext) -> Reply:
     subsections = ctx.settings.template.subsections
     if len(subsections) == 1:
         ctx.data["subsection"] = subsections[0].key
-        return Reply([], "intake.text")
-    return Reply([], "intake.subsection")
+        return Reply([], IntakeState.TEXT)
+    return Reply([], IntakeState.SUBSECTION)
 
 
 def _subsection_title(ctx: StepContext) -> str:
@@ -55,7 +82,7 @@ async def _handle_subsection(ctx: StepContext, update: Incoming) -> Reply:
     if not value.startswith(SUBSECTION_PREFIX) or key not in keys:
         raise InputRejected(messages.CHOOSE_NUMBER)
     ctx.data["subsection"] = key
-    return Reply([], "intake.text")
+    return Reply([], IntakeState.TEXT)
 
 
 async def _prompt_text(ctx: StepContext) -> list[Outgoing]:
@@ -65,6 +92,12 @@ async def _prompt_text(ctx: StepContext) -> list[Outgoing]:
 
 
 async def _handle_text(ctx: StepContext, update: Incoming) -> Reply:
+    ctx.data["text"] = item_text(ctx, update)
+    return Reply([], IntakeState.PREVIEW)
+
+
+def item_text(ctx: StepContext, update: Incoming) -> str:
+    """The update's text as an item of the subsection in `ctx.data`; rejected if it is none."""
     text = require_text(update)
     limit = ctx.settings.max_item_chars
     if len(text) > limit:
@@ -72,8 +105,7 @@ async def _handle_text(ctx: StepContext, update: Incoming) -> Reply:
     refusal = _not_an_item(ctx, text)
     if refusal is not None:
         raise InputRejected(refusal)
-    ctx.data["text"] = text
-    return Reply([], "intake.preview")
+    return text
 
 
 def _not_an_item(ctx: StepContext, text: str) -> str | None:
@@ -111,32 +143,26 @@ async def _prompt_preview(ctx: StepContext) -> list[Outgoing]:
 async def _handle_preview(ctx: StepContext, update: Incoming) -> Reply:
     value = choice_or_text(update)
     if value == "change":
-        return Reply([], "intake.text")
+        return Reply([], IntakeState.TEXT)
     if value == "cancel":
         return Reply([Outgoing(messages.CANCELLED)], END)
     if value != "confirm":
         raise InputRejected(messages.CHOOSE_NUMBER)
     window = await member_window(ctx)
-    assert ctx.member is not None  # member_window checked it
     text = clean_text(str(ctx.data["text"]))
     subsection = str(ctx.data["subsection"])
     if "edit_item" in ctx.data:
-        issue = await open_issue(ctx)
-        item = await submissions.get_item(ctx.session, int(ctx.data["edit_item"]))
-        if item is None or item.status != ItemStatus.CONFIRMED or item.issue_id != issue.id:
-            raise InputRejected(messages.ITEM_GONE)
-        if item.window_id != window.id:
-            raise InputRejected(messages.NOT_YOUR_ITEM)
+        item = await own_item(ctx, int(ctx.data["edit_item"]))
         await submissions.revise_item(
             ctx.session,
             item,
             text=text,
             subsection=subsection,
-            editor_id=ctx.member.id,
+            editor_id=member_id(ctx),
             now=ctx.now,
         )
         ctx.data.pop("edit_item")
-        return Reply([Outgoing(messages.EDITED)], "items.list")
+        return Reply([Outgoing(messages.EDITED)], ItemsState.LIST)
     issue, late = await submission_issue(ctx)
     await submissions.add_item(
         ctx.session,
@@ -144,7 +170,7 @@ async def _handle_preview(ctx: StepContext, update: Incoming) -> Reply:
         window_id=window.id,
         subsection=subsection,
         text=text,
-        author_id=ctx.member.id,
+        author_id=member_id(ctx),
         now=ctx.now,
         late=late,
     )
@@ -158,9 +184,9 @@ async def _handle_preview(ctx: StepContext, update: Incoming) -> Reply:
     # An item outranks an earlier 本周无动态.
     if no_news:
         await submissions.set_no_news(
-            ctx.session, issue.id, window.id, False, ctx.member.id, ctx.now
+            ctx.session, issue.id, window.id, False, member_id(ctx), ctx.now
         )
-    return Reply([], "intake.more")
+    return Reply([], IntakeState.MORE)
 
 
 async def _window_count(ctx: StepContext) -> int:
@@ -194,11 +220,10 @@ async def record_no_news(ctx: StepContext) -> Reply:
     """The window says it has nothing this week (本周无动态)."""
     issue = await open_issue(ctx)
     window = await member_window(ctx)
-    assert ctx.member is not None
     count = await submissions.window_item_count(ctx.session, issue.id, window.id)
     if count:
         raise InputRejected(messages.no_news_but_items(count))
-    await submissions.set_no_news(ctx.session, issue.id, window.id, True, ctx.member.id, ctx.now)
+    await submissions.set_no_news(ctx.session, issue.id, window.id, True, member_id(ctx), ctx.now)
     return Reply([Outgoing(messages.no_news_recorded(window.name))], END)
 
 
@@ -206,28 +231,57 @@ async def _back_from_text(ctx: StepContext) -> Reply:
     """Back from the text: an edit to its item's actions, a new item to its subsection."""
     if "edit_item" in ctx.data:
         ctx.data.pop("edit_item")
-        return Reply([], "items.action")
+        return Reply([], ItemsState.ACTION)
     if len(ctx.settings.template.subsections) > 1:
-        return Reply([], "intake.subsection")
-    return Reply([], "menu.main")
-
-
-async def _back_to_text(ctx: StepContext) -> Reply:
-    return Reply([], "intake.text")
+        return Reply([], IntakeState.SUBSECTION)
+    return Reply.to_menu([])
 
 
 INTAKE = Conversation(
     name="intake",
+    roles=STAFF_ROLES,
+    entries=(
+        Entry(
+            "submit",
+            messages.LABEL_SUBMIT,
+            start_intake,
+            to=(IntakeState.SUBSECTION, IntakeState.TEXT),
+            keywords=("提交", "提交动态"),
+        ),
+        Entry(
+            "no_news",
+            messages.LABEL_NO_NEWS,
+            record_no_news,
+            to=(END,),
+            keywords=tuple(sorted(messages.NO_NEWS_WORDS)),
+        ),
+    ),
     states={
-        "intake.subsection": State(
-            _prompt_subsection, _handle_subsection, messages.ASK_SUBSECTION_HELP
+        IntakeState.SUBSECTION: State(
+            _prompt_subsection,
+            _handle_subsection,
+            messages.ASK_SUBSECTION_HELP,
+            to=(IntakeState.TEXT,),
         ),
-        "intake.text": State(
-            _prompt_text, _handle_text, messages.ASK_TEXT_HELP, back=_back_from_text
+        IntakeState.TEXT: State(
+            _prompt_text,
+            _handle_text,
+            messages.ASK_TEXT_HELP,
+            to=(IntakeState.PREVIEW, IntakeState.SUBSECTION, ItemsState.ACTION, END),
+            back=_back_from_text,
         ),
-        "intake.preview": State(
-            _prompt_preview, _handle_preview, messages.PREVIEW_HELP, back=_back_to_text
+        IntakeState.PREVIEW: State(
+            _prompt_preview,
+            _handle_preview,
+            messages.PREVIEW_HELP,
+            to=(IntakeState.TEXT, IntakeState.MORE, ItemsState.LIST, END),
+            back=back_to(IntakeState.TEXT),
         ),
-        "intake.more": State(_prompt_more, _handle_more, messages.MORE_HELP),
+        IntakeState.MORE: State(
+            _prompt_more,
+            _handle_more,
+            messages.MORE_HELP,
+            to=(IntakeState.SUBSECTION, IntakeState.TEXT, END),
+        ),
     },
 )

@@ -11,7 +11,7 @@ from enum import StrEnum
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from handlers.windows import WindowState, window_standings
+from handlers.services.standings import WindowState, window_standings
 from report.bulletin import BulletinTemplate, Draft, Figures, IssueContent, ItemEntry
 from report.compile import compile_draft
 from report.render_docx import render_docx

@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
+
 from handlers import messages
-from handlers.common import (
+from handlers.conversations.common import (
     INSPECTION_ROLES,
     REVIEW_CHOICES,
     ask,
+    back_one,
     latest_issue,
-    require_role,
+    member_id,
     require_text,
     review,
 )
-from handlers.conversation import END, Conversation, Reply, State, StepContext, choice_or_text
 from handlers.errors import InputRejected
+from handlers.framework.choices import choice_or_text
+from handlers.framework.conversation import END, Conversation, Entry, Reply, State, StepContext
 from handlers.types import Incoming, Outgoing
 from report.messages import chinese_numeral
 from report.normalise import normalise_item
@@ -23,12 +27,16 @@ DEFAULT = "default"
 MAX_FINDING_CHARS = 1000
 
 
+class InspectionState(StrEnum):
+    CRITERION = "inspection.criterion"
+    PREVIEW = "inspection.preview"
+
+
 async def start_inspection(ctx: StepContext) -> Reply:
-    require_role(ctx, INSPECTION_ROLES, messages.INSPECTOR_ONLY)
     await latest_issue(ctx)
     ctx.data["criterion_index"] = 0
     ctx.data["verdicts"] = {}
-    return Reply([], "inspection.criterion")
+    return Reply([], InspectionState.CRITERION)
 
 
 def _default_label(ctx: StepContext) -> str:
@@ -59,7 +67,7 @@ async def _handle_criterion(ctx: StepContext, update: Incoming) -> Reply:
     ctx.data["verdicts"][template.criteria[index].key] = verdict
     ctx.data["criterion_index"] = index + 1
     done = index + 1 >= len(template.criteria)
-    return Reply([], "inspection.preview" if done else "inspection.criterion")
+    return Reply([], InspectionState.PREVIEW if done else InspectionState.CRITERION)
 
 
 async def _prompt_preview(ctx: StepContext) -> list[Outgoing]:
@@ -74,10 +82,9 @@ async def _prompt_preview(ctx: StepContext) -> list[Outgoing]:
 
 async def _handle_preview(ctx: StepContext, update: Incoming) -> Reply:
     async def save() -> Reply:
-        member_id = require_role(ctx, INSPECTION_ROLES, messages.INSPECTOR_ONLY)
         issue = await latest_issue(ctx)
         verdicts = ctx.data["verdicts"]
-        await figures.save_verdicts(ctx.session, issue.id, verdicts, member_id, ctx.now)
+        await figures.save_verdicts(ctx.session, issue.id, verdicts, member_id(ctx), ctx.now)
         return Reply([Outgoing(messages.INSPECTION_SAVED)], END)
 
     return await review(update, again=lambda: start_inspection(ctx), save=save)
@@ -85,27 +92,41 @@ async def _handle_preview(ctx: StepContext, update: Incoming) -> Reply:
 
 async def _back_from_criterion(ctx: StepContext) -> Reply:
     """The criterion before, or the menu from the first."""
-    index = int(ctx.data["criterion_index"])
-    if index == 0:
-        return Reply([], "menu.main")
-    ctx.data["criterion_index"] = index - 1
-    return Reply([], "inspection.criterion")
+    return back_one(ctx, "criterion_index", InspectionState.CRITERION)
 
 
 async def _back_from_preview(ctx: StepContext) -> Reply:
     """The last criterion again."""
     ctx.data["criterion_index"] = len(ctx.settings.template.criteria) - 1
-    return Reply([], "inspection.criterion")
+    return Reply([], InspectionState.CRITERION)
 
 
 INSPECTION = Conversation(
     name="inspection",
-    states={
-        "inspection.criterion": State(
-            _prompt_criterion, _handle_criterion, messages.INSPECTION_HELP, _back_from_criterion
+    roles=INSPECTION_ROLES,
+    entries=(
+        Entry(
+            "inspection",
+            messages.LABEL_INSPECTION,
+            start_inspection,
+            to=(InspectionState.CRITERION,),
+            keywords=("巡查",),
         ),
-        "inspection.preview": State(
-            _prompt_preview, _handle_preview, messages.INSPECTION_HELP, _back_from_preview
+    ),
+    states={
+        InspectionState.CRITERION: State(
+            _prompt_criterion,
+            _handle_criterion,
+            messages.INSPECTION_HELP,
+            to=(InspectionState.CRITERION, InspectionState.PREVIEW, END),
+            back=_back_from_criterion,
+        ),
+        InspectionState.PREVIEW: State(
+            _prompt_preview,
+            _handle_preview,
+            messages.INSPECTION_HELP,
+            to=(InspectionState.CRITERION, END),
+            back=_back_from_preview,
         ),
     },
 )

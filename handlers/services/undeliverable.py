@@ -7,8 +7,8 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers import messages
-from handlers.delivery import enqueue, member_key
-from handlers.drafts import editors
+from handlers.services.delivery import enqueue, member_key
+from handlers.services.draft_delivery import editors
 from handlers.types import Envelope, Outgoing
 from storage.repositories import members, windows
 

@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
+
 from handlers import messages
-from handlers.common import EDITOR_ROLES, REVIEW_CHOICES, ask, latest_issue, require_role, review
-from handlers.conversation import Conversation, Reply, State, StepContext
+from handlers.conversations.common import (
+    EDITOR_ROLES,
+    REVIEW_CHOICES,
+    ask,
+    back_one,
+    latest_issue,
+    member_id,
+    review,
+)
 from handlers.errors import InputRejected
+from handlers.framework.conversation import END, Conversation, Entry, Reply, State, StepContext
 from handlers.types import Incoming, Outgoing
 from report.bulletin import Figures, IssueContent
 from report.compile import statistics_sentence
@@ -17,12 +27,16 @@ from storage.repositories import figures
 KINDS = ("accepted", "completed")
 
 
+class StatisticsState(StrEnum):
+    FIGURE = "stats.figure"
+    PREVIEW = "stats.preview"
+
+
 async def start_statistics(ctx: StepContext) -> Reply:
-    require_role(ctx, EDITOR_ROLES, messages.EDITOR_ONLY)
     await latest_issue(ctx)
     ctx.data["stats_index"] = 0
     ctx.data["figures"] = {}
-    return Reply([], "stats.figure")
+    return Reply([], StatisticsState.FIGURE)
 
 
 def _position(ctx: StepContext) -> tuple[str, str, str]:
@@ -50,7 +64,9 @@ async def _handle_figure(ctx: StepContext, update: Incoming) -> Reply:
     entered.setdefault(key, {})[kind] = count
     ctx.data["stats_index"] = int(ctx.data["stats_index"]) + 1
     total = len(ctx.settings.template.statistics_categories) * len(KINDS)
-    return Reply([], "stats.preview" if ctx.data["stats_index"] >= total else "stats.figure")
+    return Reply(
+        [], StatisticsState.PREVIEW if ctx.data["stats_index"] >= total else StatisticsState.FIGURE
+    )
 
 
 def _figures(ctx: StepContext) -> dict[str, Figures]:
@@ -80,38 +96,51 @@ async def _prompt_preview(ctx: StepContext) -> list[Outgoing]:
 
 async def _handle_preview(ctx: StepContext, update: Incoming) -> Reply:
     async def save() -> Reply:
-        member_id = require_role(ctx, EDITOR_ROLES, messages.EDITOR_ONLY)
         issue = await latest_issue(ctx)
         values = {key: (f.accepted, f.completed) for key, f in _figures(ctx).items()}
-        await figures.save_statistics(ctx.session, issue.id, values, member_id, ctx.now)
-        return Reply([Outgoing(messages.STATISTICS_SAVED)], "menu.main")
+        await figures.save_statistics(ctx.session, issue.id, values, member_id(ctx), ctx.now)
+        return Reply.to_menu([Outgoing(messages.STATISTICS_SAVED)])
 
     return await review(update, again=lambda: start_statistics(ctx), save=save)
 
 
 async def _back_from_figure(ctx: StepContext) -> Reply:
     """The figure before, or the menu from the first."""
-    index = int(ctx.data["stats_index"])
-    if index == 0:
-        return Reply([], "menu.main")
-    ctx.data["stats_index"] = index - 1
-    return Reply([], "stats.figure")
+    return back_one(ctx, "stats_index", StatisticsState.FIGURE)
 
 
 async def _back_from_preview(ctx: StepContext) -> Reply:
     """The last figure again."""
     ctx.data["stats_index"] = len(ctx.settings.template.statistics_categories) * len(KINDS) - 1
-    return Reply([], "stats.figure")
+    return Reply([], StatisticsState.FIGURE)
 
 
 STATISTICS = Conversation(
     name="stats",
-    states={
-        "stats.figure": State(
-            _prompt_figure, _handle_figure, messages.STATISTICS_HELP, back=_back_from_figure
+    roles=EDITOR_ROLES,
+    entries=(
+        Entry(
+            "statistics",
+            messages.LABEL_STATISTICS,
+            start_statistics,
+            to=(StatisticsState.FIGURE,),
+            keywords=("统计",),
         ),
-        "stats.preview": State(
-            _prompt_preview, _handle_preview, messages.STATISTICS_HELP, back=_back_from_preview
+    ),
+    states={
+        StatisticsState.FIGURE: State(
+            _prompt_figure,
+            _handle_figure,
+            messages.STATISTICS_HELP,
+            to=(StatisticsState.FIGURE, StatisticsState.PREVIEW, END),
+            back=_back_from_figure,
+        ),
+        StatisticsState.PREVIEW: State(
+            _prompt_preview,
+            _handle_preview,
+            messages.STATISTICS_HELP,
+            to=(StatisticsState.FIGURE, END),
+            back=_back_from_preview,
         ),
     },
 )

@@ -8,15 +8,15 @@ from datetime import date, datetime, timedelta
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers import messages
-from handlers.bulletin import (
+from handlers.services.delivery import enqueue, member_key
+from handlers.services.issue_draft import (
     DOCX_MEDIA_TYPE,
     PDF_MEDIA_TYPE,
     Typesetter,
     compile_issue,
     docx_only,
 )
-from handlers.conversation import monday_to_friday
-from handlers.delivery import enqueue, member_key
+from handlers.settings import monday_to_friday
 from handlers.types import Document, Envelope, Outgoing
 from report.bulletin import BulletinTemplate
 from report.errors import DraftError

@@ -5,23 +5,21 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Awaitable, Callable
+from enum import StrEnum
 from typing import Final
 
 from handlers import messages
-from handlers.conversation import (
-    END,
-    MEMO_ISSUE,
-    MEMO_WINDOW,
-    Reply,
-    StepContext,
-    choice_or_text,
-)
 from handlers.errors import InputRejected
+from handlers.framework.choices import choice_or_text
+from handlers.framework.conversation import END, Reply, StepContext
+from handlers.framework.lookups import current_issue, window_of
+from handlers.services.status_report import period_of
 from handlers.types import Choice, Incoming, Outgoing
-from report.dates import format_period
 from report.normalise import normalise_item
-from storage.models import Issue, IssueStatus, Role, Window
-from storage.repositories import issues, submissions, windows
+from storage.models import Issue, IssueStatus, Item, ItemStatus, Role, Window
+from storage.repositories import issues, submissions
+
+__all__ = ["period_of"]  # re-exported for the conversations
 
 
 def ask(text: str, *choices: tuple[str, str]) -> Outgoing:
@@ -55,21 +53,9 @@ def require_text(update: Incoming) -> str:
     return text
 
 
-def period_of(issue: Issue) -> str:
-    return format_period(issue.period_start, issue.period_end)
-
-
-async def _current_issue(ctx: StepContext) -> Issue | None:
-    """`issues.current_issue`, asked once a step."""
-    if MEMO_ISSUE not in ctx.memo:
-        ctx.memo[MEMO_ISSUE] = await issues.current_issue(ctx.session)
-    issue: Issue | None = ctx.memo[MEMO_ISSUE]
-    return issue
-
-
 async def open_issue(ctx: StepContext) -> Issue:
     """The issue the member's window may still change; rejected when intake is over for it."""
-    issue = await _current_issue(ctx)
+    issue = await current_issue(ctx)
     if issue is None:
         raise InputRejected(messages.NO_OPEN_ISSUE)
     if issue.status == IssueStatus.OPEN or await _reopened_for_member(ctx, issue):
@@ -83,7 +69,7 @@ async def submission_issue(ctx: StepContext) -> tuple[Issue, bool]:
     Late items are accepted and flagged rather than refused: nothing a window sends is lost,
     and the editor decides whether it still goes in.
     """
-    issue = await _current_issue(ctx)
+    issue = await current_issue(ctx)
     if issue is None:
         raise InputRejected(messages.NO_OPEN_ISSUE)
     if issue.status == IssueStatus.OPEN or await _reopened_for_member(ctx, issue):
@@ -108,14 +94,23 @@ async def latest_issue(ctx: StepContext) -> Issue:
     return issue
 
 
+async def latest_items(ctx: StepContext) -> list[tuple[Item, Window]]:
+    """The latest issue's confirmed items with their windows, in print order."""
+    issue = await latest_issue(ctx)
+    return await submissions.issue_items(ctx.session, issue.id)
+
+
+def window_item_line(number: int, window: Window, item: Item, chars: int) -> str:
+    """One line of a list of the issue's items: （2）商务厅窗口：the item's beginning……"""
+    return f"（{number}）{window.name}：{excerpt(item.text, chars)}"
+
+
 async def member_window(ctx: StepContext) -> Window:
     """The window of a staff member; rejected for anyone else."""
     member = ctx.member
     if member is None or member.role != Role.STAFF or member.window_id is None:
         raise InputRejected(messages.STAFF_ONLY)
-    if MEMO_WINDOW not in ctx.memo:
-        ctx.memo[MEMO_WINDOW] = await windows.get_window(ctx.session, member.window_id)
-    window: Window | None = ctx.memo[MEMO_WINDOW]
+    window = await window_of(ctx, member.window_id)
     if window is None or not window.active:
         raise InputRejected(messages.STAFF_ONLY)
     return window
@@ -147,15 +142,27 @@ def choice_id(value: str, prefix: str) -> int:
     return number
 
 
-def require_role(ctx: StepContext, allowed: frozenset[str], refusal: str) -> int:
-    """The member's id if their role is allowed; rejected otherwise."""
-    if ctx.member is None or ctx.member.role not in allowed:
-        raise InputRejected(refusal)
+def member_id(ctx: StepContext) -> int:
+    """The member's id (the runtime has checked their role against the conversation's)."""
+    assert ctx.member is not None
     return ctx.member.id
 
 
-EDITOR_ROLES = frozenset({Role.EDITOR, Role.ADMIN})
-INSPECTION_ROLES = frozenset({Role.INSPECTOR, Role.EDITOR, Role.ADMIN})
+STAFF_ROLES: Final = frozenset({Role.STAFF})
+EDITOR_ROLES: Final = frozenset({Role.EDITOR, Role.ADMIN})
+INSPECTION_ROLES: Final = frozenset({Role.INSPECTOR, Role.EDITOR, Role.ADMIN})
+
+
+async def own_item(ctx: StepContext, item_id: int) -> Item:
+    """The item if it is a confirmed item of the member's window in the open issue."""
+    issue = await open_issue(ctx)
+    window = await member_window(ctx)
+    item = await submissions.get_item(ctx.session, item_id)
+    if item is None or item.status != ItemStatus.CONFIRMED or item.issue_id != issue.id:
+        raise InputRejected(messages.ITEM_GONE)
+    if item.window_id != window.id:
+        raise InputRejected(messages.NOT_YOUR_ITEM)
+    return item
 
 
 # The choices under a preview of entered figures or verdicts.
@@ -181,6 +188,15 @@ async def review(
     if value != "save":
         raise InputRejected(messages.CHOOSE_NUMBER)
     return await save()
+
+
+def back_one(ctx: StepContext, index_key: str, state: StrEnum) -> Reply:
+    """返回 in a walk through numbered questions: the question before, or the menu."""
+    index = int(ctx.data[index_key])
+    if index == 0:
+        return Reply.to_menu([])
+    ctx.data[index_key] = index - 1
+    return Reply([], state)
 
 
 def excerpt(text: str, limit: int) -> str:

@@ -9,13 +9,13 @@ from enum import StrEnum
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers import messages
-from handlers.common import period_of
-from handlers.delivery import enqueue, member_key
-from handlers.menu import STAFF_MENU, menu_message
-from handlers.types import Envelope
-from handlers.windows import WindowState, window_standings
+from handlers.framework.menu import offer_at_menu
+from handlers.services.delivery import enqueue, member_key
+from handlers.services.standings import WindowState, window_standings
+from handlers.services.status_report import period_of
+from handlers.types import Choice, Envelope, Outgoing
 from storage.models import Issue
-from storage.repositories import conversations, members
+from storage.repositories import members
 
 
 class PromptKind(StrEnum):
@@ -36,9 +36,10 @@ async def prompt_windows(
     now: datetime,
     *,
     label: str = "",
+    menu: tuple[Choice, ...] = (),
 ) -> int:
     """Queue the prompt (to every window) or a reminder (to silent windows); return windows."""
-    return (await send_prompts(session, issue, kind, now, label=label)).reached
+    return (await send_prompts(session, issue, kind, now, label=label, menu=menu)).reached
 
 
 async def send_prompts(
@@ -48,12 +49,14 @@ async def send_prompts(
     now: datetime,
     *,
     label: str = "",
+    menu: tuple[Choice, ...] = (),
 ) -> Prompted:
     """Queue the prompt or reminder; count the windows reached and those with nobody bound.
 
     `label` distinguishes reminders of the same issue (e.g. "2022-09-15T15:00"): each
     (issue, window, member, kind, label) goes out once however often this runs. An empty
-    label with REMIND means an editor's manual reminder, which may be repeated.
+    label with REMIND means an editor's manual reminder, which may be repeated. `menu`: the
+    staff's menu (`handlers.registry`), offered under the prompt.
     """
     period = period_of(issue)
     reached = unbound = 0
@@ -76,23 +79,8 @@ async def send_prompts(
             dedupe = None
             if kind == PromptKind.OPEN or label:
                 dedupe = f"{kind}:{issue.id}:{label}:{member.id}"
-            queued = await enqueue(
-                session, Envelope(key, menu_message(text, STAFF_MENU), dedupe), now
-            )
+            queued = await enqueue(session, Envelope(key, Outgoing(text, menu), dedupe), now)
             # Let a typed "1" answer the prompt's menu, unless they are mid-conversation.
-            if (
-                queued
-                and await conversations.load_state(session, key.channel, key.chat_id, key.user_id)
-                is None
-            ):
-                await conversations.save_state(
-                    session,
-                    key.channel,
-                    key.chat_id,
-                    key.user_id,
-                    conversation="menu",
-                    state="menu.main",
-                    data={},
-                    now=now,
-                )
+            if queued:
+                await offer_at_menu(session, key, menu, now)
     return Prompted(reached, unbound)

@@ -23,8 +23,9 @@ from typing import Final
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers import messages
-from handlers.conversation import HandlerSettings, Reply, StepContext
-from handlers.drafts import notify_editors
+from handlers.framework.conversation import Reply, StepContext
+from handlers.services.draft_delivery import notify_editors
+from handlers.settings import HandlerSettings
 from handlers.types import Incoming, Outgoing
 from storage.models import Role
 from storage.repositories import members, windows
@@ -201,7 +202,7 @@ async def try_bind(ctx: StepContext, update: Incoming, guard: GuardRecord | None
     if member.window_id is not None:
         window = await windows.get_window(ctx.session, member.window_id)
         place = window.name if window is not None else place
-    return Reply([Outgoing(messages.bound(place, member.role))], "menu.main")
+    return Reply.to_menu([Outgoing(messages.bound(place, member.role))])
 
 
 async def _tell_editors(ctx: StepContext, update: Incoming) -> None:

@@ -1,0 +1,1 @@
+"""The conversations, one module per flow; `handlers.registry` lists them."""

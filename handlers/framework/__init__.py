@@ -1,0 +1,1 @@
+"""The conversation framework: declarations, the registry behind the menus, the turn runtime."""

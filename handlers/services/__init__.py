@@ -1,0 +1,1 @@
+"""What the conversations and the scheduler share: standings, drafts, prompts, the outbox."""
