@@ -13,12 +13,17 @@ from pathlib import Path
 
 import aiohttp
 import pytest
+from aiohttp.test_utils import TestServer
 
+from bot.app import App
+from bot.channels.base import status_of
 from bot.channels.wecom import MAX_BODY, WecomChannel, parts_of
 from bot.channels.wecom_crypto import WecomCrypto
 from bot.config import WecomChannelConfig
 from bot.errors import ChannelError, ConfigError
 from bot.ratelimit import WECOM_LIMITS
+from bot.runner import Service
+from bot.wiring import build_channels, channel_limits, web_application
 from handlers.types import ChannelKind, ChatKey, Choice, Document, Incoming, Outgoing
 from tests.channels.wecom_server import CORP_ID, ENCODING_AES_KEY, WecomServer
 from tests.channels.wecom_support import served, wecom_channel
@@ -292,3 +297,35 @@ def test_a_secret_in_the_wecom_section_is_refused(tmp_path: Path) -> None:
         stream.write('\n[channels.wecom]\nsecret = "abc"\n')
     with pytest.raises(ConfigError, match=r"channels\.wecom\.secret"):
         load_config(path)
+
+
+# --- zhoubao run: the channel built from the configuration, its route on the web server ----
+
+
+async def test_zhoubao_run_builds_wecom_and_serves_its_callback_url(
+    app: App, server: WecomServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name, value in ENVIRON.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("ZHOUBAO_WECOM_CALLBACK_TOKEN", server.crypto.token)
+    monkeypatch.setenv("ZHOUBAO_WECOM_SECRET", server.secret)
+    section = config(base_url=server.base_url, callback_path="/wx/cb")
+    channels_config = app.config.channels.model_copy(update={"wecom": section})
+    app.config = app.config.model_copy(update={"channels": channels_config})
+    channels = build_channels(app)
+    channel = channels[WC]
+    assert isinstance(channel, WecomChannel)
+    assert channel_limits()[WC] == WECOM_LIMITS
+    service = Service(app, channels, holder="test-holder")
+    test_server = TestServer(web_application(app, channels, service))
+    await test_server.start_server()
+    try:
+        url = str(test_server.make_url("/wx/cb"))
+        assert await server.check_url(url, "echo-1") == (200, "echo-1")
+    finally:
+        await test_server.close()
+    await channel.start()
+    try:
+        assert status_of(channel) == "running"
+    finally:
+        await channel.stop()
