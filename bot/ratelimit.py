@@ -37,6 +37,9 @@ TELEGRAM_LIMITS = Limits(per_second=29.0, per_chat_interval=1.05)
 # member gets one message (one part) every 2.1 s at most (under 29 a minute); in all, 20 a second
 # stays well under the application's per-minute API limit.
 WECOM_LIMITS = Limits(per_second=20.0, per_chat_interval=2.1)
+# DingTalk: 20 calls a second per application and API (附录B); a person DingTalk throttles is
+# reported in flowControlledStaffIdList and backed off by the outbox.
+DINGTALK_LIMITS = Limits(per_second=15.0, per_chat_interval=0.2)
 LATE_SLACK = 0.005
 UNLIMITED = Limits(per_second=float("inf"), per_chat_interval=0.0)
 

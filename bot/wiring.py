@@ -10,7 +10,7 @@ from bot.channels import webhook
 from bot.channels.base import Channel
 from bot.channels.cursor_store import DatabaseCursors
 from bot.observe import observe_routes
-from bot.ratelimit import TELEGRAM_LIMITS, WECOM_LIMITS, Limits
+from bot.ratelimit import DINGTALK_LIMITS, TELEGRAM_LIMITS, WECOM_LIMITS, Limits
 from bot.runner import Service
 from handlers.types import ChannelKind
 
@@ -38,20 +38,30 @@ def build_channels(app: App) -> dict[ChannelKind, Channel]:
         from bot.channels.wecom import WecomChannel
 
         channels[ChannelKind.WECOM] = WecomChannel.from_config(config.wecom, clock=app.clock)
+    if config.dingtalk.enabled:
+        from bot.channels.dingtalk import DingtalkChannel
+
+        channels[ChannelKind.DINGTALK] = DingtalkChannel.from_config(
+            config.dingtalk, clock=app.clock
+        )
     return channels
 
 
 def channel_limits() -> dict[ChannelKind, Limits]:
     """Each channel's published sending limits (Telegram: ~30 a second, 1 a second per chat;
     WeCom: 30 a minute to one member)."""
-    return {ChannelKind.TELEGRAM: TELEGRAM_LIMITS, ChannelKind.WECOM: WECOM_LIMITS}
+    return {
+        ChannelKind.TELEGRAM: TELEGRAM_LIMITS,
+        ChannelKind.WECOM: WECOM_LIMITS,
+        ChannelKind.DINGTALK: DINGTALK_LIMITS,
+    }
 
 
 def web_application(
     app: App, channels: dict[ChannelKind, Channel], service: Service
 ) -> web.Application:
     """zhoubao's web server: /healthz, /readyz and /metrics always, the Telegram webhook in
-    webhook mode, WeCom's callback URL when WeCom is enabled."""
+    webhook mode, WeCom's callback URL when WeCom is enabled, DingTalk's in callback mode."""
     # The webhook route reads its body within its own bounds; this caps any other reader too.
     application = web.Application(client_max_size=webhook.MAX_BODY)
     application.add_routes(observe_routes(service))
@@ -68,6 +78,12 @@ def web_application(
 
         assert isinstance(wecom, WecomChannel)
         application.add_routes(wecom.callback_routes(app.config.channels.wecom.callback_path))
+    dingtalk = channels.get(ChannelKind.DINGTALK)
+    if dingtalk is not None and app.config.channels.dingtalk.mode == "callback":
+        from bot.channels.dingtalk import DingtalkChannel
+
+        assert isinstance(dingtalk, DingtalkChannel)
+        application.add_routes(dingtalk.callback_routes(app.config.channels.dingtalk.callback_path))
     return application
 
 
