@@ -12,11 +12,11 @@ mode on aiohttp):
   (403 otherwise), the body is bounded, and the answer (200) waits for the commit, at most
   `callback_wait` seconds; past that it is 503 and a resend is dropped by the ledger.
 - **Who**: a one-to-one chat is ChatKey(staffId, staffId). A sender outside the organisation
-  (empty `senderStaffId`) is a stranger who cannot bind: the update goes on without its text
-  (so no invite code of theirs is read) and nothing can be sent back (batchSend needs a
-  staffId). Group chats (`groups`): DingTalk brings the robot only the messages that
-  @-mention it; "mention" hands those on as ChatKey(openConversationId, staffId) and answers
-  in the group; "ignore" drops them.
+  (empty `senderStaffId`) cannot bind: in a group they are a stranger whose text is not read
+  (so no invite code of theirs binds), answered in the group; one-to-one their message is
+  dropped, since nothing can reach them (batchSend needs a staffId). Group chats (`groups`):
+  DingTalk brings the robot only the messages that @-mention it; "mention" hands those on
+  as ChatKey(openConversationId, staffId) and answers in the group; "ignore" drops them.
 - **Sending**: text (sampleText, shown as sent) in parts of at most `TEXT_MAX_BYTES`; 2–5
   choices as an action card after the text, each button sending its label back as a message
   (`dtmd://` link; the engine maps the label to its choice); one choice or more than five as
@@ -322,11 +322,16 @@ class DingtalkChannel:
         now = self._clock()
         staff = message.sender_staff_id
         if staff is None:
-            # Outside the organisation: a stranger who cannot bind (no text is read). In a
-            # group the answer goes to the group; one-to-one it cannot be sent.
-            outsider = OUTSIDER + (message.sender_id or message.conversation_id)
-            chat = message.conversation_id if message.is_group else outsider
-            return Incoming(ChatKey(ChannelKind.DINGTALK, chat, outsider), message.update_id, now)
+            # Outside the organisation: no staffId to bind or to send to. In a group it is a
+            # stranger (its text not read, so no invite code of theirs binds), answered in
+            # the group; one-to-one nothing could reach them (and a failed answer would
+            # alert the editors), so it is dropped.
+            if not message.is_group or self.groups == "ignore" or not message.is_in_at_list:
+                logger.info("dingtalk message from outside the organisation dropped")
+                return None
+            outsider = OUTSIDER + (message.sender_id or message.msg_id)
+            key = ChatKey(ChannelKind.DINGTALK, message.conversation_id, outsider)
+            return Incoming(key, message.update_id, now)
         if message.is_group:
             if self.groups == "ignore" or not message.is_in_at_list:
                 return None

@@ -96,15 +96,19 @@ async def test_a_refused_app_secret_shows_in_status(server: DingtalkServer) -> N
 
 async def test_an_outsider_is_a_stranger_whose_text_is_not_read(server: DingtalkServer) -> None:
     recorder = Recorder()
-    async with served(dingtalk_channel(server, now), recorder) as _:
-        data = server.robot_message(STAFF, "K7QM-3XTR-9HWD")
-        data["senderStaffId"] = ""
-        await server.wait_ack(await server.push(data))
-    [incoming] = recorder.handled
-    assert incoming.key.chat_id.startswith(OUTSIDER) and incoming.text is None
+    async with served(dingtalk_channel(server, now), recorder):
+        alone = server.robot_message(STAFF, "K7QM-3XTR-9HWD")
+        in_group = server.robot_message(STAFF, "K7QM-3XTR-9HWD", group=GROUP)
+        for data in (alone, in_group):
+            data["senderStaffId"] = ""
+            await server.wait_ack(await server.push(data))
+    [incoming] = recorder.handled  # one-to-one: nothing could answer them, dropped
+    assert incoming.key.chat_id == GROUP and incoming.key.user_id.startswith(OUTSIDER)
+    assert incoming.text is None
     channel = dingtalk_channel(server, now)
+    outsider = ChatKey(DT, OUTSIDER + "x", OUTSIDER + "x")
     with pytest.raises(ChannelError) as raised:
-        await channel.send(incoming.key, Outgoing("你好"))
+        await channel.send(outsider, Outgoing("你好"))
     assert raised.value.retry_after is None
 
 
