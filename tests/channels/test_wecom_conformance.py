@@ -3,20 +3,27 @@ message a real encrypted callback to the callback URL, every answer a message/se
 
 from __future__ import annotations
 
+import functools
 import itertools
 import time
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from typing import Any
 
 import pytest
 
+import bot.outbox
 from bot.app import App
 from bot.outbox import Dispatcher
+from bot.ratelimit import RateLimiter
+from handlers import messages
 from handlers.types import ChannelKind
 from scheduler.clock import FrozenClock
+from storage.models import Role
 from tests.channels.conformance import STORIES, Received, Story, split_numbered
 from tests.channels.wecom_server import WecomServer
 from tests.channels.wecom_support import served, wecom_channel
+from tests.fakes import invite_code
 
 WC = ChannelKind.WECOM
 
@@ -107,3 +114,33 @@ async def driver(app: App, clock: FrozenClock) -> AsyncIterator[WecomDriver]:
 @pytest.mark.parametrize("story", list(STORIES))
 async def test_story_on_wecom(driver: WecomDriver, story: str) -> None:
     await STORIES[story](Story(driver))
+
+
+async def test_outbox_waits_out_a_45009_and_a_redelivered_callback_is_handled_once(
+    app: App, clock: FrozenClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    start = clock.now()
+    monkeypatch.setattr(
+        bot.outbox,
+        "RateLimiter",
+        functools.partial(RateLimiter, clock=lambda: (clock.now() - start).total_seconds()),
+    )
+    async with WecomServer() as server:
+        channel = wecom_channel(server, clock.now)
+        async with served(channel, app.engine.handle) as site:
+            dispatcher = Dispatcher(app.sessions, {WC: channel}, app.clock)
+            driver = WecomDriver(app, server, site.url, dispatcher)
+            user = driver.user("商务厅小王")
+            code = await invite_code(app, Role.STAFF, "商务厅")
+            server.fail_next("/cgi-bin/message/send", 45009)
+            message = server.text_message(user, code, msg_id="9001")
+            assert (await server.post_callback(site.url, message))[0] == 200
+            assert (await server.post_callback(site.url, message))[0] == 200  # WeCom's resend
+            assert await dispatcher.drain(WC) == 0  # 45009: nothing arrived
+            clock.advance(timedelta(seconds=59))
+            assert await dispatcher.drain(WC) == 0  # WeCom counts per minute: still waiting
+            clock.advance(timedelta(seconds=1))
+            assert await dispatcher.drain(WC) > 0
+            received = await driver.inbox("商务厅小王")
+    assert received[0].text == messages.bound("商务厅窗口", Role.STAFF)
+    assert [m.text for m in received].count(received[0].text) == 1  # bound once, told once
