@@ -4,17 +4,24 @@ batchSend; choices as action cards whose buttons send the label back, or numbere
 
 from __future__ import annotations
 
+import functools
 from collections.abc import AsyncIterator
+from datetime import timedelta
 
 import pytest
 
+import bot.outbox
 from bot.app import App
 from bot.outbox import Dispatcher
+from bot.ratelimit import RateLimiter
+from handlers import messages
 from handlers.types import ChannelKind
 from scheduler.clock import FrozenClock
+from storage.models import Role
 from tests.channels.conformance import STORIES, Received, Story, split_numbered
 from tests.channels.dingtalk_server import DingtalkServer
 from tests.channels.dingtalk_support import dingtalk_channel, served
+from tests.fakes import invite_code
 
 DT = ChannelKind.DINGTALK
 
@@ -94,3 +101,35 @@ async def driver(app: App, clock: FrozenClock) -> AsyncIterator[DingtalkDriver]:
 @pytest.mark.parametrize("story", list(STORIES))
 async def test_story_on_dingtalk(driver: DingtalkDriver, story: str) -> None:
     await STORIES[story](Story(driver))
+
+
+async def test_outbox_waits_out_a_qps_limit_and_a_redelivered_frame_is_handled_once(
+    app: App, clock: FrozenClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    start = clock.now()
+    monkeypatch.setattr(
+        bot.outbox,
+        "RateLimiter",
+        functools.partial(RateLimiter, clock=lambda: (clock.now() - start).total_seconds()),
+    )
+    async with DingtalkServer() as server:
+        channel = dingtalk_channel(server, clock.now)
+        async with served(channel, app.engine.handle):
+            dispatcher = Dispatcher(app.sessions, {DT: channel}, app.clock)
+            driver = DingtalkDriver(app, server, dispatcher)
+            staff = driver.staff("商务厅小王")
+            code = await invite_code(app, Role.STAFF, "商务厅")
+            server.fail_next(
+                "/v1.0/robot/oToMessages/batchSend",
+                403,
+                "Forbidden.AccessDenied.QpsLimitForAppkeyAndApi",
+            )
+            data = server.robot_message(staff, code, msg_id="msg-9001")
+            await server.wait_ack(await server.push(data, message_id="frame-1"))
+            await server.wait_ack(await server.push(data, message_id="frame-2"))  # again
+            assert await dispatcher.drain(DT) == 0  # the QPS limit: nothing arrived
+            clock.advance(timedelta(seconds=1))
+            assert await dispatcher.drain(DT) > 0
+            received = await driver.inbox("商务厅小王")
+    assert received[0].text == messages.bound("商务厅窗口", Role.STAFF)
+    assert [m.text for m in received].count(received[0].text) == 1
