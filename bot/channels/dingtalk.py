@@ -80,8 +80,8 @@ MSG_NO_SECRET: Final = "启用 dingtalk 时必须在环境变量 {env} 中提供
 _STATES: Final = {
     StreamState.STOPPED: "stopped",
     StreamState.CONNECTING: "connecting",
-    StreamState.CONNECTED: "connected",
-    StreamState.RECONNECTING: "reconnecting",
+    StreamState.CONNECTED: "running",
+    StreamState.RECONNECTING: "disconnected",
     StreamState.REFUSED: "unauthenticated",
 }
 
@@ -186,8 +186,9 @@ class DingtalkChannel:
 
     @property
     def status(self) -> str:
-        """Stream mode: "connecting", "connected", "reconnecting", "unauthenticated" (the
-        gateway refused the AppKey or AppSecret) or "stopped"; callback mode: "running"."""
+        """Stream mode: "connecting", "running" (connected), "disconnected" (reconnecting),
+        "unauthenticated" (the gateway refused the AppKey or AppSecret) or "stopped";
+        callback mode: "running"."""
         if not self._running:
             return "stopped"
         if self.stream is None:

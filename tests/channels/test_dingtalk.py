@@ -269,3 +269,13 @@ async def test_zhoubao_run_serves_the_dingtalk_callback_in_callback_mode(
     finally:
         await test_server.close()
         await channel.stop()
+
+
+def test_every_state_the_new_channels_report_has_words_in_zhoubao_status() -> None:
+    from typing import get_args
+
+    from bot import messages
+    from bot.channels import dingtalk, wecom
+
+    reported = {*dingtalk._STATES.values(), "running", *get_args(wecom.Status)}
+    assert reported <= set(messages.CHANNEL_STATES)
