@@ -48,6 +48,7 @@ from aiohttp import web
 from bot.channels import webhook
 from bot.channels.console import format_outgoing
 from bot.channels.wecom_api import (
+    CARD_KEY_MAX_BYTES,
     CARD_MAX_BUTTONS,
     DEFAULT_BASE_URL,
     ButtonCard,
@@ -93,8 +94,12 @@ class _Part:
 
 
 def _use_card(message: Outgoing) -> bool:
-    return 0 < len(message.choices) <= CARD_MAX_BUTTONS and all(
-        len(choice.label) <= CARD_LABEL_MAX and choice.value for choice in message.choices
+    values = [choice.value for choice in message.choices]
+    return (
+        0 < len(values) <= CARD_MAX_BUTTONS
+        and len(set(values)) == len(values)  # a card's keys are unique
+        and all(len(choice.label) <= CARD_LABEL_MAX for choice in message.choices)
+        and all(0 < len(value.encode("utf-8")) <= CARD_KEY_MAX_BYTES for value in values)
     )
 
 

@@ -169,6 +169,14 @@ async def test_more_than_six_choices_go_as_numbered_text(server: WecomServer) ->
     assert server.sent[0]["text"]["content"].endswith("  7. 选项7")
 
 
+def test_choices_a_card_cannot_carry_go_as_numbered_text() -> None:
+    long_label = (Choice("a", "很" * 21), Choice("b", "短"))
+    long_key = (Choice("x" * 1025, "甲"), Choice("b", "乙"))
+    same_keys = (Choice("a", "甲"), Choice("a", "乙"))
+    for offered in (long_label, long_key, same_keys):
+        assert [part.kind for part in parts_of(Outgoing("请选择：", offered))] == ["text"]
+
+
 async def test_a_long_text_goes_in_parts_of_2048_bytes(server: WecomServer) -> None:
     text = "长" * 5000
     message = Outgoing(text)
