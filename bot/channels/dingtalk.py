@@ -235,6 +235,11 @@ class DingtalkChannel:
     async def stop(self) -> None:
         self._stopping.set()
         self._running = False
+        # Messages still waiting for the pump are not acked 200: DingTalk delivers them again
+        # (and the ledger drops any that was committed after all).
+        for handled in list(self._pending.values()):
+            if not handled.done():
+                handled.set_result(False)
         if self.stream is not None:
             await self.stream.stop()
         if self._stream_task is not None:

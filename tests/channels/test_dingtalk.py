@@ -279,3 +279,17 @@ def test_every_state_the_new_channels_report_has_words_in_zhoubao_status() -> No
 
     reported = {*dingtalk._STATES.values(), "running", *get_args(wecom.Status)}
     assert reported <= set(messages.CHANNEL_STATES)
+
+
+async def test_stopping_with_a_message_not_handled_leaves_it_to_be_delivered_again(
+    server: DingtalkServer,
+) -> None:
+    channel = dingtalk_channel(server, now)
+    async with served(channel, None):  # nothing pumps: the message waits
+        message_id = await server.push_text(STAFF, "还没处理")
+        await asyncio.sleep(0.2)
+        assert message_id in server.pending
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+    assert loop.time() - started < 3.0  # stopped at once, not after the stream's grace
+    assert message_id in server.pending  # not acked 200: DingTalk delivers it again
