@@ -126,6 +126,10 @@ def secrets_of(config: Config, environ: Mapping[str, str]) -> list[str]:
         channels.telegram.token_env,
         channels.telegram.webhook_secret_env,
         channels.wechat.token_env,
+        channels.wecom.secret_env,
+        channels.wecom.callback_token_env,
+        channels.wecom.aes_key_env,
+        channels.dingtalk.app_secret_env,
     ]
     found = [environ[name].strip() for name in names if environ.get(name, "").strip()]
     token_file = channels.telegram.token_file

@@ -105,6 +105,7 @@ CHANNEL_STATES: Final = {
     "connected": "已连接，尚未登录",
     "disconnected": "连接已断开，正在重连",
     "unauthenticated": "令牌被拒绝，请检查后重启",
+    "unreachable": "启动时未能取得访问令牌，发送时会重试",
     "stopped": "已停止",
 }
 STATUS_FAILED_ROW: Final = "  发送失败 {when} {channel}:{chat}：{error}"

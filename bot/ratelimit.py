@@ -33,6 +33,13 @@ TELEGRAM_PUBLISHED = Limits(per_second=30.0, per_chat_interval=1.0)
 TELEGRAM_LIMITS = Limits(per_second=29.0, per_chat_interval=1.05)
 # A send released this much after its slot still keeps the planned pace: some 29.5 ms between
 # two sends at 29 a second is still at most 30 in any second (the 429 limit).
+# WeCom: message/send drops sends beyond 30 a minute to one member *without an error*, so each
+# member gets one message (one part) every 2.1 s at most (under 29 a minute); in all, 20 a second
+# stays well under the application's per-minute API limit.
+WECOM_LIMITS = Limits(per_second=20.0, per_chat_interval=2.1)
+# DingTalk: 20 calls a second per application and API (附录B); a person DingTalk throttles is
+# reported in flowControlledStaffIdList and backed off by the outbox.
+DINGTALK_LIMITS = Limits(per_second=15.0, per_chat_interval=0.2)
 LATE_SLACK = 0.005
 UNLIMITED = Limits(per_second=float("inf"), per_chat_interval=0.0)
 

@@ -35,6 +35,7 @@ CHANNEL_NAMES: Final = {
     "telegram": "Telegram",
     "wechat": "微信",
     "wecom": "企业微信",
+    "dingtalk": "钉钉",
     "web": "网页",
 }
 

@@ -14,6 +14,7 @@ class ChannelKind(StrEnum):
     TELEGRAM = "telegram"
     WECHAT = "wechat"
     WECOM = "wecom"
+    DINGTALK = "dingtalk"
     WEB = "web"
 
 

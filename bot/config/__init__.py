@@ -22,9 +22,11 @@ from bot.config.endpoints import (
     DEFAULT_LISTEN,
     ChannelsConfig,
     ConsoleChannelConfig,
+    DingtalkChannelConfig,
     ServerConfig,
     TelegramChannelConfig,
     WechatChannelConfig,
+    WecomChannelConfig,
 )
 from bot.config.load import default_config_text, load_config, write_default_config
 from bot.config.model import Config
@@ -51,6 +53,7 @@ __all__ = [
     "Config",
     "ConsoleChannelConfig",
     "CriterionConfig",
+    "DingtalkChannelConfig",
     "DistributionConfig",
     "DraftConfig",
     "IntakeConfig",
@@ -64,6 +67,7 @@ __all__ = [
     "SubsectionConfig",
     "TelegramChannelConfig",
     "WechatChannelConfig",
+    "WecomChannelConfig",
     "WindowConfig",
     "default_config_text",
     "load_config",

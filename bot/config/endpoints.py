@@ -101,6 +101,89 @@ class WechatChannelConfig(Section):
         return self
 
 
+class WecomChannelConfig(Section):
+    """WeCom (企业微信, 政务微信) self-built application (`[channels.wecom]`).
+
+    The application's secret, the callback's Token and EncodingAESKey come from the
+    environment variables named here, never from the file.
+    """
+
+    enabled: StrictBool = False
+    corp_id: Text | None = None  # 企业ID
+    agent_id: int | None = Field(default=None, ge=1, strict=True)  # the application's AgentId
+    secret_env: EnvName = "ZHOUBAO_WECOM_SECRET"
+    callback_token_env: EnvName = "ZHOUBAO_WECOM_CALLBACK_TOKEN"
+    aes_key_env: EnvName = "ZHOUBAO_WECOM_AES_KEY"
+    # The server API: WeCom's, or a private deployment's (政务微信, a provincial cloud).
+    base_url: Text = "https://qyapi.weixin.qq.com"
+    callback_path: Text = "/wecom/callback"  # served on [server] listen
+
+    @field_validator("base_url")
+    @classmethod
+    def _check_base_url(cls, value: str) -> str:
+        return _check_base_url_value(value)
+
+    @field_validator("callback_path")
+    @classmethod
+    def _check_callback_path(cls, value: str) -> str:
+        return _check_path_value(value)
+
+    @model_validator(mode="after")
+    def _check_required(self) -> WecomChannelConfig:
+        if self.enabled and self.corp_id is None:
+            raise Problem(messages.WECOM_REQUIRED, ("corp_id",))
+        if self.enabled and self.agent_id is None:
+            raise Problem(messages.WECOM_REQUIRED, ("agent_id",))
+        return self
+
+
+class DingtalkChannelConfig(Section):
+    """DingTalk (钉钉, 专有钉钉) internal application robot (`[channels.dingtalk]`).
+
+    The AppSecret comes from the environment variable named by `app_secret_env`.
+    """
+
+    enabled: StrictBool = False
+    app_key: Text | None = None  # AppKey (Client ID)
+    robot_code: Text | None = None  # the robot's code; the AppKey when empty
+    app_secret_env: EnvName = "ZHOUBAO_DINGTALK_APP_SECRET"
+    mode: Literal["stream", "callback"] = "stream"
+    # Group chats: answer only when the robot is @-mentioned (DingTalk delivers only those),
+    # or ignore group chats.
+    groups: Literal["mention", "ignore"] = "mention"
+    api_url: Text = "https://api.dingtalk.com"
+    oapi_url: Text = "https://oapi.dingtalk.com"
+    callback_path: Text = "/dingtalk/callback"  # callback mode, served on [server] listen
+
+    @field_validator("api_url", "oapi_url")
+    @classmethod
+    def _check_urls(cls, value: str) -> str:
+        return _check_base_url_value(value)
+
+    @field_validator("callback_path")
+    @classmethod
+    def _check_callback_path(cls, value: str) -> str:
+        return _check_path_value(value)
+
+    @model_validator(mode="after")
+    def _check_required(self) -> DingtalkChannelConfig:
+        if self.enabled and self.app_key is None:
+            raise Problem(messages.DINGTALK_REQUIRED, ("app_key",))
+        return self
+
+
+def _check_base_url_value(value: str) -> str:
+    if not re.fullmatch(r"https?://[^\s/?#]+(/[^\s?#]*)?", value):
+        raise Problem(messages.BAD_BASE_URL)
+    return value.rstrip("/")
+
+
+def _check_path_value(value: str) -> str:
+    if not re.fullmatch(r"/[A-Za-z0-9_\-./]*", value):
+        raise Problem(messages.WEBHOOK_PATH)
+    return value
+
+
 # --- [server] ------------------------------------------------------------------------------
 
 DEFAULT_LISTEN: Final = "127.0.0.1:8080"
@@ -151,6 +234,8 @@ class ChannelsConfig(Section):
     console: ConsoleChannelConfig = Field(default_factory=ConsoleChannelConfig)
     telegram: TelegramChannelConfig = Field(default_factory=TelegramChannelConfig)
     wechat: WechatChannelConfig = Field(default_factory=WechatChannelConfig)
+    wecom: WecomChannelConfig = Field(default_factory=WecomChannelConfig)
+    dingtalk: DingtalkChannelConfig = Field(default_factory=DingtalkChannelConfig)
 
     @model_validator(mode="before")
     @classmethod
@@ -162,6 +247,9 @@ class ChannelsConfig(Section):
 
     @model_validator(mode="after")
     def _check_any_enabled(self) -> ChannelsConfig:
-        if not (self.console.enabled or self.telegram.enabled or self.wechat.enabled):
+        if not any(
+            section.enabled
+            for section in (self.console, self.telegram, self.wechat, self.wecom, self.dingtalk)
+        ):
             raise Problem(messages.NO_CHANNEL)
         return self

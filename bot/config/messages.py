@@ -68,7 +68,10 @@ SECRET_IN_FILE: Final = (
     "密钥不能写在配置文件里；请把它放进环境变量并用 token_env 写变量名，"
     "或放进单独的文件并用 token_file 写文件路径"
 )
-NO_CHANNEL: Final = "至少要启用一个渠道（console、telegram 或 wechat）"
+NO_CHANNEL: Final = "至少要启用一个渠道（console、telegram、wechat、wecom 或 dingtalk）"
+WECOM_REQUIRED: Final = "启用 wecom 时必须填写"
+DINGTALK_REQUIRED: Final = "启用 dingtalk 时必须填写"
+BAD_BASE_URL: Final = "应为服务器地址，如 https://qyapi.weixin.qq.com"
 ENDPOINT_REQUIRED: Final = "启用 wechat 时必须填写"
 WEBHOOK_URL: Final = (
     "应为公网可访问的 https 地址，如 https://zhoubao.example.gov.cn/telegram/webhook"

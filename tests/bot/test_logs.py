@@ -201,3 +201,16 @@ async def test_text_stays_out_of_the_log_when_postgresql_cannot_encode_it(db_url
     out = stream.getvalue()
     assert "invalid input for query argument $1: <redacted>" in out
     assert ITEM[:5] not in out
+
+
+def test_secrets_of_reads_the_wecom_and_dingtalk_variables(tmp_path: Path) -> None:
+    path = tmp_path / "zhoubao.toml"
+    write_reference_config(path)
+    config = load_config(path)
+    environ = {
+        "ZHOUBAO_WECOM_SECRET": "wecom-secret-value",
+        "ZHOUBAO_WECOM_CALLBACK_TOKEN": "wecom-callback-token",
+        "ZHOUBAO_WECOM_AES_KEY": "wecom-encoding-aes-key",
+        "ZHOUBAO_DINGTALK_APP_SECRET": "dingtalk-app-secret",
+    }
+    assert sorted(logs.secrets_of(config, environ)) == sorted(environ.values())

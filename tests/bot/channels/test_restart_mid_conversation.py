@@ -1,4 +1,4 @@
-"""Restarting zhoubao in the middle of a conversation, on Telegram and on WeChat.
+"""Restarting zhoubao in the middle of a conversation, on Telegram, WeChat, WeCom and DingTalk.
 
 The first app and channel are closed; a new app (new engine, new connections, nothing in
 memory) and a new channel object on the same database continue the conversation where the
@@ -20,12 +20,20 @@ from handlers.types import ChannelKind
 from scheduler.clock import FrozenClock
 from storage.models import Role
 from tests.bot.channels.conformance import BUSINESS, FIRST, Story, stored_items
+from tests.bot.channels.dingtalk_server import DingtalkServer
+from tests.bot.channels.dingtalk_support import dingtalk_channel
+from tests.bot.channels.dingtalk_support import served as dingtalk_served
 from tests.bot.channels.telegram_server import TelegramServer
+from tests.bot.channels.test_dingtalk_conformance import DingtalkDriver
 from tests.bot.channels.test_telegram import telegram_channel
 from tests.bot.channels.test_telegram_conformance import TelegramDriver
 from tests.bot.channels.test_wechat import started
 from tests.bot.channels.test_wechat_conformance import WechatDriver
+from tests.bot.channels.test_wecom_conformance import WecomDriver
 from tests.bot.channels.wechat_peer import WechatPeer, wechat_peer
+from tests.bot.channels.wecom_server import WecomServer
+from tests.bot.channels.wecom_support import served as wecom_served
+from tests.bot.channels.wecom_support import wecom_channel
 from tests.fakes import start_app
 
 __all__ = ["wechat_peer"]  # fixture
@@ -124,3 +132,54 @@ async def test_wechat_conversation_continues_at_same_step_when_restarted(
     finally:
         await wechat.channel.stop()
         await second.close()
+
+
+async def test_wecom_conversation_continues_at_same_step_when_restarted(
+    tmp_path: Path, db_url: str, clock: FrozenClock
+) -> None:
+    WC = ChannelKind.WECOM
+    async with WecomServer() as server:
+        first = await start_app(tmp_path, db_url, clock)
+        try:
+            async with wecom_served(wecom_channel(server, clock.now), first.engine.handle) as site:
+                dispatcher = Dispatcher(first.sessions, {WC: site.channel}, first.clock)
+                driver = WecomDriver(first, server, site.url, dispatcher)
+                await _begin(Story(driver))
+        finally:
+            await first.close()
+
+        second = await start_app(tmp_path, db_url, clock)
+        try:
+            async with wecom_served(wecom_channel(server, clock.now), second.engine.handle) as site:
+                driver.app = second
+                driver._url = site.url
+                driver._dispatcher = Dispatcher(second.sessions, {WC: site.channel}, second.clock)
+                await _finish(Story(driver))
+        finally:
+            await second.close()
+
+
+async def test_dingtalk_conversation_continues_at_same_step_when_restarted(
+    tmp_path: Path, db_url: str, clock: FrozenClock
+) -> None:
+    DT = ChannelKind.DINGTALK
+    async with DingtalkServer() as server:
+        first = await start_app(tmp_path, db_url, clock)
+        try:
+            channel = dingtalk_channel(server, clock.now)
+            async with dingtalk_served(channel, first.engine.handle):
+                dispatcher = Dispatcher(first.sessions, {DT: channel}, first.clock)
+                driver = DingtalkDriver(first, server, dispatcher)
+                await _begin(Story(driver))
+        finally:
+            await first.close()
+
+        second = await start_app(tmp_path, db_url, clock)
+        try:
+            channel = dingtalk_channel(server, clock.now)
+            async with dingtalk_served(channel, second.engine.handle):
+                driver.app = second
+                driver._dispatcher = Dispatcher(second.sessions, {DT: channel}, second.clock)
+                await _finish(Story(driver))
+        finally:
+            await second.close()
