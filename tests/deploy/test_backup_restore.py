@@ -33,6 +33,7 @@ from sqlalchemy.pool import NullPool
 
 from storage.database import create_engine, migrate, session_factory
 from storage.models import (
+    Account,
     Base,
     ChannelCursor,
     ChannelState,
@@ -44,10 +45,12 @@ from storage.models import (
     Item,
     ItemRevision,
     Lease,
+    LoginThrottle,
     Member,
     OutboxMessage,
     ProcessedUpdate,
     StatisticFigure,
+    WebSession,
     Window,
     WindowReport,
 )
@@ -159,6 +162,15 @@ async def _create_and_fill(url: str) -> None:
                     ChannelCursor(channel="telegram", cursor="987654321", updated_at=T0),
                     ChannelState(channel="wechat", status="logged_in", detail=None,
                                  updated_at=T0),
+                    Account(id=1, login="editor", display_name="编辑", role="editor",
+                            password_hash="$argon2id$v=19$m=65536,t=3,p=4$c2FsdHNhbHQ$aGFzaA",
+                            active=True, created_at=T0, password_changed_at=T0),
+                    WebSession(token_hash="a" * 64, account_id=1, csrf_token="c" * 43,
+                               created_at=T0, last_seen_at=T0,
+                               expires_at=T0 + timedelta(hours=12), revoked_at=None,
+                               address="10.0.0.7"),
+                    LoginThrottle(key="address:203.0.113.9", failures=3, window_started_at=T0,
+                                  locked_until=None),
                 ]
             )  # fmt: skip
     finally:
